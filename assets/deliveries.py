@@ -1,0 +1,342 @@
+"""Read one delivery folder of one dataset into typed rows and quarantined rows.
+
+Everything here is polars over whole columns: a file is read with every value as it
+stands, each column is cast once with `strict=False`, and a value that did not cast
+becomes a per-row reason instead of failing the column. Pandera then checks the
+rules of the contract lazily, so every rule a row breaks is reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandera.errors as pandera_errors
+import polars as pl
+
+from schemas.extracts import DELIVERY_DATE, Dataset
+
+SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz")
+DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ROW_NUMBER = "_row_number"
+SOURCE_FILE = "_source_file"
+EXTRA = "_extra"
+REASONS = "reasons"
+
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+
+class FileRejected(Exception):
+    """A file that cannot be read as a whole, or lacks a required column."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    dataset: str
+    delivery_date: dt.date
+    folder: Path
+
+    @property
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.folder.iterdir() if p.is_file() and is_extract(p))
+
+    def fingerprint(self, salt: str = "") -> str:
+        """Names, sizes and modification times of the folder's files: a changed
+        folder is loaded again, an unchanged one is skipped."""
+        digest = hashlib.sha256(salt.encode())
+        for path in sorted(self.folder.iterdir()):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+
+
+@dataclass
+class ParsedBatch:
+    """The outcome of reading some deliveries: every row read is in `valid` or `rejected`
+    (both carry the delivery date), every unreadable file in `rejected_files`."""
+
+    valid: pl.DataFrame
+    rejected: pl.DataFrame  # _delivery_date, source_file, row_number, record, reasons
+    rejected_files: pl.DataFrame  # _delivery_date, source_file, message, lines
+    rows_read: dict[dt.date, int] = field(default_factory=dict)
+    extra_columns: dict[dt.date, list[str]] = field(default_factory=dict)
+
+
+def is_extract(path: Path) -> bool:
+    return path.name.lower().endswith(SUFFIXES) and not path.name.startswith((".", "_"))
+
+
+def find_deliveries(extracts_dir: Path, dataset: str, as_of: dt.date
+                    ) -> tuple[list[Delivery], list[Path]]:
+    """Delivery folders dated on or before `as_of`, oldest first, and folders whose
+    name is not a date (reported, never read)."""
+    root = extracts_dir / dataset
+    if not root.is_dir():
+        return [], []
+    deliveries, misnamed = [], []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if not DATE_FOLDER.match(folder.name):
+            misnamed.append(folder)
+            continue
+        try:
+            date = dt.date.fromisoformat(folder.name)
+        except ValueError:
+            misnamed.append(folder)
+            continue
+        if date <= as_of:
+            deliveries.append(Delivery(dataset, date, folder))
+    return deliveries, misnamed
+
+
+# --- reading -------------------------------------------------------------------------
+
+def read_file(path: Path) -> pl.DataFrame:
+    """The file's rows as they stand (CSV: every value a string; empty = null)."""
+    name = path.name.lower()
+    try:
+        if name.endswith((".csv", ".csv.gz")):
+            frame = pl.read_csv(path, infer_schema=False, raise_if_empty=False)
+            return frame.with_columns(pl.col(pl.String).replace("", None))
+        if name.endswith(".parquet"):
+            return pl.read_parquet(path)
+        raw = path.read_bytes()
+        if name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        if not raw.strip():
+            return pl.DataFrame()
+        return pl.read_ndjson(io.BytesIO(raw), infer_schema_length=None)
+    except Exception as exc:  # noqa: BLE001 - any parser failure rejects the file
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileRejected(f"{path}: cannot be parsed: {first_line}") from exc
+
+
+def count_lines(path: Path) -> int:
+    """What a rejected file counts for in the reject ratio: its data lines."""
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet"):
+            return max(pl.scan_parquet(path).select(pl.len()).collect().item(), 1)
+        raw = path.read_bytes()
+        if name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+    except Exception:  # noqa: BLE001 - an unreadable file still counts
+        return 1
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
+    header = 1 if name.endswith((".csv", ".csv.gz")) else 0
+    return max(lines - header, 1)
+
+
+# --- casting -------------------------------------------------------------------------
+
+def _timestamp_from_text(text: pl.Expr) -> pl.Expr:
+    """ISO-8601 text to UTC: an offset is applied, no offset means UTC."""
+    text = (text.str.strip_chars()
+            .str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00:00")
+            .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
+            .str.replace(r"[Zz]$", "+00:00"))
+    text = pl.when(text.str.contains(r"[+-]\d{2}:?\d{2}$")).then(text).otherwise(text + "+00:00")
+    parse = {"time_zone": "UTC", "time_unit": "us", "strict": False}
+    return pl.coalesce(text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", **parse),
+                       text.str.to_datetime("%Y-%m-%dT%H:%M%z", **parse))
+
+
+def _cast(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
+    """Cast one column to its contract type; values that do not fit become null."""
+    column = pl.col(name)
+    if source == target:
+        return column
+    if isinstance(target, pl.Datetime) and isinstance(source, pl.Datetime):
+        zone = source.time_zone
+        column = column.dt.replace_time_zone("UTC") if zone is None else column
+        return column.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    if isinstance(target, pl.Datetime) and source == pl.Date:
+        return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    text = column if source == pl.String else column.cast(pl.String, strict=False)
+    if target == pl.String:
+        return text
+    text = text.str.strip_chars()
+    if isinstance(target, pl.Datetime):
+        return _timestamp_from_text(text)
+    if target == pl.Date:
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    if target == pl.Boolean:
+        lower = text.str.to_lowercase()
+        return (pl.when(lower.is_in(TRUE_WORDS)).then(True)
+                .when(lower.is_in(FALSE_WORDS)).then(False)
+                .otherwise(None))
+    if target == pl.Int64:
+        # "12.0" from a spreadsheet is 12; "12.5" is not an integer.
+        number = text.cast(pl.Float64, strict=False)
+        return pl.when(number == number.round()).then(number.cast(pl.Int64, strict=False))
+    return text.cast(target, strict=False)
+
+
+TYPE_WORDS = {pl.String: "string", pl.Date: "date (YYYY-MM-DD)", pl.Int64: "integer",
+              pl.Float64: "decimal", pl.Boolean: "boolean (true/false, 1/0, yes/no)"}
+
+
+def _type_word(dtype: pl.DataType) -> str:
+    return "timestamp (ISO-8601)" if isinstance(dtype, pl.Datetime) else TYPE_WORDS[dtype]
+
+
+def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
+              delivery_date: dt.date) -> tuple[pl.DataFrame, list[str]]:
+    """The file's rows in contract types, with lineage, a `reasons` list per row for
+    values that did not cast, and `_extra` (JSON) holding columns the contract lacks."""
+    dtypes = dataset.dtypes
+    missing = [name for name in dataset.required_columns if name not in frame.columns]
+    if missing:
+        raise FileRejected(f"{source_file}: missing required column(s) {', '.join(missing)}")
+    extra = [name for name in frame.columns if name not in dtypes]
+    casts, cast_reasons = [], []
+    for name, target in dtypes.items():
+        column = dataset.columns[name]
+        if name not in frame.columns:
+            casts.append(pl.lit(None, dtype=target).alias(name))
+            continue
+        typed = _cast(name, frame.schema[name], target)
+        if name == "currency":
+            typed = typed.str.strip_chars().str.to_uppercase()
+        default = (column.metadata or {}).get("default")
+        if default is not None:
+            typed = typed.fill_null(pl.lit(default, dtype=target))
+        casts.append(typed.alias(name))
+        if frame.schema[name] != target:
+            failed = pl.col(name).is_not_null() & typed.is_null()
+            reason = f"{name}: not a valid {_type_word(target)}"
+            cast_reasons.append(pl.when(failed).then(pl.lit(reason)))
+    reasons = (pl.concat_list(cast_reasons).list.drop_nulls() if cast_reasons
+               else pl.lit([], dtype=pl.List(pl.String)))
+    extra_json = (pl.struct(extra).struct.json_encode() if extra
+                  else pl.lit(None, dtype=pl.String))
+    typed = frame.with_row_index(ROW_NUMBER, offset=1).select(
+        *casts,
+        pl.lit(source_file).alias(SOURCE_FILE),
+        pl.lit(delivery_date).alias(DELIVERY_DATE),
+        pl.col(ROW_NUMBER).cast(pl.Int64),
+        extra_json.alias(EXTRA),
+        reasons.alias(REASONS),
+    )
+    return typed, extra
+
+
+# --- validation ----------------------------------------------------------------------
+
+def rule_failures(typed: pl.DataFrame, dataset: Dataset, plan_tiers: list[str]) -> pl.DataFrame:
+    """(position, reason) for every contract rule a row breaks, from Pandera's
+    failure cases of a lazy validation."""
+    schema = dataset.schema(plan_tiers)
+    try:
+        schema.validate(typed.drop(REASONS), lazy=True)
+    except pandera_errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+    else:
+        return pl.DataFrame(schema={"position": pl.Int64, "reason": pl.String,
+                                    "column": pl.String, "null_check": pl.Boolean})
+    cases = cases.filter(pl.col("index").is_not_null())
+    reason = (pl.when(pl.col("schema_context") == "Column")
+              .then(pl.col("column") + ": " + pl.col("check").replace(
+                  "not_nullable", "must not be empty"))
+              .otherwise(pl.col("check")))
+    return cases.select(pl.col("index").cast(pl.Int64).alias("position"),
+                        reason.alias("reason"), pl.col("column"),
+                        (pl.col("check") == "not_nullable").alias("null_check"))
+
+
+def parse_deliveries(deliveries: list[Delivery], dataset: Dataset,
+                     plan_tiers: list[str]) -> ParsedBatch:
+    """Read every file of some deliveries and split their rows into valid and rejected,
+    with every reason. Validation runs once over the whole batch."""
+    typed_frames, as_read, rejected_files = [], {}, []
+    rows_read: dict[dt.date, int] = {}
+    extra_columns: dict[dt.date, list[str]] = {}
+    for delivery in deliveries:
+        rows_read[delivery.delivery_date] = 0
+        extras: set[str] = set()
+        for path in delivery.files:
+            source_file = str(path)
+            try:
+                frame = read_file(path)
+                typed, extra = type_rows(frame, dataset, source_file, delivery.delivery_date)
+            except FileRejected as exc:
+                rejected_files.append({DELIVERY_DATE: delivery.delivery_date,
+                                       "source_file": source_file, "message": str(exc),
+                                       "lines": count_lines(path)})
+                continue
+            typed_frames.append(typed)
+            as_read[source_file] = frame
+            extras.update(extra)
+            rows_read[delivery.delivery_date] += typed.height
+        extra_columns[delivery.delivery_date] = sorted(extras)
+
+    rows = pl.concat([_empty_typed(dataset), *typed_frames], how="vertical_relaxed")
+    rows = rows.with_row_index("position").with_columns(pl.col("position").cast(pl.Int64))
+    failures = rule_failures(rows.drop("position"), dataset, plan_tiers)
+    # A value that did not cast is reported once, not again as "must not be empty".
+    cast_failed = rows.select("position", pl.col(REASONS)).explode(REASONS).drop_nulls()
+    cast_failed = cast_failed.select("position", pl.col(REASONS).str.extract(r"^([^:]+):")
+                                     .alias("column"), pl.lit(True).alias("cast_failed"))
+    failures = (failures.join(cast_failed, on=["position", "column"], how="left")
+                .filter(~(pl.col("null_check") & pl.col("cast_failed").fill_null(False))))
+    by_row = failures.group_by("position").agg(pl.col("reason").unique(maintain_order=True)
+                                               .alias("rule_reasons"))
+    # A key twice in one delivery keeps neither copy: both are quarantined.
+    key = list(dataset.key)
+    duplicate = (pl.struct(DELIVERY_DATE, *key).is_duplicated()
+                 & pl.all_horizontal(pl.col(k).is_not_null() for k in key))
+    no_reasons = pl.lit([], dtype=pl.List(pl.String))
+    rows = (rows.join(by_row, on="position", how="left")
+            .with_columns(pl.concat_list(
+                pl.col(REASONS),
+                pl.col("rule_reasons").fill_null(no_reasons),
+                pl.when(duplicate).then(pl.lit(["duplicate_key"])).otherwise(no_reasons),
+            ).alias(REASONS))
+            .drop("rule_reasons", "position"))
+    bad = pl.col(REASONS).list.len() > 0
+    return ParsedBatch(
+        valid=rows.filter(~bad).drop(REASONS),
+        rejected=_records(rows.filter(bad).select(DELIVERY_DATE, SOURCE_FILE, ROW_NUMBER,
+                                                  REASONS), as_read),
+        rejected_files=pl.DataFrame(rejected_files, schema={
+            DELIVERY_DATE: pl.Date, "source_file": pl.String, "message": pl.String,
+            "lines": pl.Int64}),
+        rows_read=rows_read,
+        extra_columns=extra_columns,
+    )
+
+
+def _records(rejected: pl.DataFrame, as_read: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Attach each rejected row as it was read, as JSON."""
+    parts = [_empty_rejected()]
+    for source_file, keys in rejected.partition_by(SOURCE_FILE, as_dict=True).items():
+        frame = as_read[source_file[0]].with_row_index(ROW_NUMBER, offset=1)
+        columns = [c for c in frame.columns if c != ROW_NUMBER]
+        records = frame.with_columns(pl.col(ROW_NUMBER).cast(pl.Int64)).join(
+            keys, on=ROW_NUMBER, how="inner")
+        parts.append(records.select(
+            DELIVERY_DATE,
+            pl.col(SOURCE_FILE).alias("source_file"),
+            pl.col(ROW_NUMBER).alias("row_number"),
+            pl.struct(columns).struct.json_encode().alias("record"),
+            pl.col(REASONS).alias("reasons"),
+        ))
+    return pl.concat(parts)
+
+
+def _empty_typed(dataset: Dataset) -> pl.DataFrame:
+    return pl.DataFrame(schema={**dataset.dtypes, SOURCE_FILE: pl.String,
+                                DELIVERY_DATE: pl.Date, ROW_NUMBER: pl.Int64,
+                                EXTRA: pl.String, REASONS: pl.List(pl.String)})
+
+
+def _empty_rejected() -> pl.DataFrame:
+    return pl.DataFrame(schema={DELIVERY_DATE: pl.Date, "source_file": pl.String,
+                                "row_number": pl.Int64, "record": pl.String,
+                                "reasons": pl.List(pl.String)})

@@ -1,0 +1,325 @@
+"""Ingest layer: one daily-partitioned asset per extract dataset.
+
+For as-of date D an asset loads every delivery folder dated <= D that is new or changed
+since it was last loaded (a snapshot dataset other than crm_accounts needs only its
+newest folder), into `raw.<dataset>` with lineage columns, and quarantines what breaks
+the contract. A folder is replaced as a whole in one transaction, so loading the same
+delivery twice changes nothing and a killed run leaves no half delivery behind.
+"""
+
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    asset,
+)
+
+import sql
+from assets.deliveries import (
+    EXTRA,
+    ROW_NUMBER,
+    SOURCE_FILE,
+    Delivery,
+    ParsedBatch,
+    count_lines,
+    find_deliveries,
+    parse_deliveries,
+)
+from pipelines.resources import Warehouse
+from pipelines.settings import PipelineSettings
+from schemas.extracts import DATASETS, DELIVERY_DATE, Dataset
+
+RUN_ID = "_run_id"
+DUCKDB_TYPES = {pl.String: "VARCHAR", pl.Date: "DATE", pl.Int64: "BIGINT",
+                pl.Float64: "DOUBLE", pl.Boolean: "BOOLEAN"}
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    # Timestamps are stored as UTC wall-clock TIMESTAMP: no session time zone applies.
+    return "TIMESTAMP" if isinstance(dtype, pl.Datetime) else DUCKDB_TYPES[dtype]
+
+
+def create_raw_table(connection: duckdb.DuckDBPyConnection, dataset: Dataset) -> None:
+    columns = [f"{name} {duckdb_type(dtype)}" for name, dtype in dataset.dtypes.items()]
+    columns += [f"{SOURCE_FILE} VARCHAR", f"{DELIVERY_DATE} DATE", f"{RUN_ID} VARCHAR",
+                f"{ROW_NUMBER} BIGINT", f"{EXTRA} VARCHAR"]
+    connection.execute(f"CREATE TABLE IF NOT EXISTS raw.{dataset.name} ({', '.join(columns)})")
+
+
+@dataclass
+class LoadReport:
+    """What one ingest asset did for one as-of date."""
+
+    dataset: str
+    as_of: dt.date
+    run_id: str
+    delivered: bool = False  # some folder dated <= as_of exists
+    in_force: list[dt.date] = field(default_factory=list)
+    loaded: list[dt.date] = field(default_factory=list)
+    skipped: list[dt.date] = field(default_factory=list)
+    misnamed_folders: list[str] = field(default_factory=list)
+
+
+def deliveries_in_force(dataset: Dataset, deliveries: list[Delivery]) -> list[Delivery]:
+    """Incremental datasets and crm_accounts (which says which accounts ever existed)
+    need every folder; the other snapshots only the newest."""
+    if dataset.kind == "incremental" or dataset.name == "crm_accounts":
+        return deliveries
+    return deliveries[-1:]
+
+
+BATCH_BYTES = 48 * 2**20  # deliveries read and validated together, by file size
+
+
+def batches(deliveries: list[Delivery]) -> list[list[Delivery]]:
+    """Consecutive groups of deliveries of about BATCH_BYTES of files each: one
+    validation and one transaction per group, with memory bounded by the group."""
+    groups: list[list[Delivery]] = [[]]
+    size = 0
+    for delivery in deliveries:
+        if groups[-1] and size >= BATCH_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(delivery)
+        size += sum(path.stat().st_size for path in delivery.files)
+    return [group for group in groups if group]
+
+
+def load_dataset(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
+                 extracts_dir, as_of: dt.date, run_id: str,
+                 settings: PipelineSettings) -> LoadReport:
+    """Load the new or changed deliveries of one dataset for `as_of` into raw."""
+    create_raw_table(connection, dataset)
+    report = LoadReport(dataset.name, as_of, run_id)
+    deliveries, misnamed = find_deliveries(extracts_dir, dataset.name, as_of)
+    report.delivered = bool(deliveries)
+    _record_misnamed(connection, dataset, misnamed, run_id)
+    report.misnamed_folders = [str(folder) for folder in misnamed]
+    salt = "|".join(settings.plan_tiers)
+    known = dict(connection.execute(
+        "SELECT delivery_date, fingerprint FROM meta.deliveries WHERE dataset = ?",
+        [dataset.name]).fetchall())
+    pending, fingerprints = [], {}
+    for delivery in deliveries_in_force(dataset, deliveries):
+        report.in_force.append(delivery.delivery_date)
+        fingerprint = delivery.fingerprint(salt)
+        if known.get(delivery.delivery_date) == fingerprint:
+            report.skipped.append(delivery.delivery_date)
+        else:
+            pending.append(delivery)
+            fingerprints[delivery.delivery_date] = fingerprint
+    for group in batches(pending):
+        parsed = parse_deliveries(group, dataset, settings.plan_tiers)
+        _replace_deliveries(connection, dataset, group, parsed, fingerprints, run_id)
+        report.loaded.extend(delivery.delivery_date for delivery in group)
+    return report
+
+
+def _replace_deliveries(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
+                        group: list[Delivery], parsed: ParsedBatch,
+                        fingerprints: dict[dt.date, str], run_id: str) -> None:
+    """Swap some deliveries' rows, rejections and bookkeeping in a single transaction."""
+    timestamps = [name for name, dtype in parsed.valid.schema.items()
+                  if isinstance(dtype, pl.Datetime)]
+    valid = parsed.valid.with_columns(
+        *(pl.col(name).dt.replace_time_zone(None) for name in timestamps),
+        pl.lit(run_id).alias(RUN_ID),
+    ).to_arrow()
+    rejected = parsed.rejected.rename({DELIVERY_DATE: "delivery_date"}).with_columns(
+        pl.lit(run_id).alias("run_id"), pl.lit(dataset.name).alias("dataset"),
+        pl.lit("load").alias("stage"), pl.lit(None, dtype=pl.Date).alias("as_of_date"),
+    ).to_arrow()
+    rejected_files = parsed.rejected_files.to_arrow()
+    per_delivery = pl.DataFrame({
+        "delivery_date": [d.delivery_date for d in group],
+        "fingerprint": [fingerprints[d.delivery_date] for d in group],
+        "files": [len(d.files) for d in group],
+        "rows_read": [parsed.rows_read[d.delivery_date] for d in group],
+        "extra_columns": [parsed.extra_columns[d.delivery_date] for d in group],
+    }, schema_overrides={"files": pl.Int64, "rows_read": pl.Int64,
+                         "extra_columns": pl.List(pl.String)}).to_arrow()
+    days = [d.delivery_date for d in group]
+    name = dataset.name
+    views = {"valid_rows": valid, "rejected_rows": rejected, "rejected_files": rejected_files,
+             "loaded_deliveries": per_delivery}
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        for view, table in views.items():
+            connection.register(view, table)
+        connection.execute(f"DELETE FROM raw.{name} WHERE {DELIVERY_DATE} IN ?", [days])
+        connection.execute("DELETE FROM quarantine.rejected_rows WHERE dataset = ? "
+                           "AND stage = 'load' AND delivery_date IN ?", [name, days])
+        connection.execute("DELETE FROM quarantine.rejected_files WHERE dataset = ? "
+                           "AND delivery_date IN ?", [name, days])
+        connection.execute(f"INSERT INTO raw.{name} BY NAME SELECT * FROM valid_rows")
+        connection.execute("INSERT INTO quarantine.rejected_rows BY NAME "
+                           "SELECT * FROM rejected_rows")
+        connection.execute(f"""
+            INSERT INTO quarantine.rejected_files
+            SELECT ?, ?, source_file, message, {DELIVERY_DATE}, lines FROM rejected_files""",
+                           [run_id, name])
+        connection.execute(sql.load("record_deliveries"), [name, run_id])
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        for view in views:
+            connection.unregister(view)
+
+
+def _record_misnamed(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
+                     folders: list, run_id: str) -> None:
+    for folder in folders:
+        already = connection.execute(
+            "SELECT count(*) FROM quarantine.rejected_files WHERE source_file = ?",
+            [str(folder)]).fetchone()[0]
+        if not already:
+            lines = sum(count_lines(path) for path in folder.iterdir() if path.is_file())
+            connection.execute(
+                "INSERT INTO quarantine.rejected_files VALUES (?, ?, ?, ?, NULL, ?)",
+                [run_id, dataset.name, str(folder),
+                 f"{folder}: folder name is not a delivery date (YYYY-MM-DD); not read", lines])
+
+
+# --- checks ------------------------------------------------------------------------------
+
+@dataclass
+class CheckOutcome:
+    name: str
+    passed: bool
+    description: str
+    metadata: dict
+
+
+def run_checks(connection: duckdb.DuckDBPyConnection, dataset: Dataset, run_id: str,
+               settings: PipelineSettings) -> list[CheckOutcome]:
+    """The three checks of a dataset over the deliveries this run loaded."""
+    per_delivery = connection.sql(f"""
+        SELECT d.delivery_date, d.rows_read, d.rejected_file_lines,
+               (SELECT count(*) FROM raw.{dataset.name} r
+                 WHERE r.{DELIVERY_DATE} = d.delivery_date) AS rows_loaded,
+               (SELECT count(*) FROM quarantine.rejected_rows q
+                 WHERE q.dataset = d.dataset AND q.stage = 'load'
+                   AND q.delivery_date = d.delivery_date) AS rows_quarantined
+        FROM meta.deliveries d
+        WHERE d.dataset = ? AND d.run_id = ?
+        ORDER BY d.delivery_date""", params=[dataset.name, run_id]).pl()
+    unbalanced = per_delivery.filter(
+        pl.col("rows_read") != pl.col("rows_loaded") + pl.col("rows_quarantined"))
+    rows_read = int(per_delivery["rows_read"].sum())
+    rows_rejected = int(per_delivery["rows_quarantined"].sum())
+    file_lines = int(per_delivery["rejected_file_lines"].sum())
+
+    key = ", ".join(dataset.key)
+    duplicates = connection.sql(f"""
+        SELECT {DELIVERY_DATE} AS delivery_date, {key}, count(*) AS copies
+        FROM raw.{dataset.name}
+        WHERE {DELIVERY_DATE} IN (SELECT delivery_date FROM meta.deliveries
+                                  WHERE dataset = ? AND run_id = ?)
+        GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL LIMIT 20""",
+                                params=[dataset.name, run_id]).pl()
+
+    counted = rows_read + file_lines
+    ratio = (rows_rejected + file_lines) / counted if counted else 0.0
+    applies = counted >= settings.min_rows_for_reject_ratio
+    ratio_ok = not applies or ratio <= settings.max_reject_ratio
+    failures = failure_cases(connection, dataset, run_id)
+    return [
+        CheckOutcome("rows_balance", unbalanced.is_empty(),
+                     "rows read = rows loaded + rows quarantined, for every delivery loaded",
+                     {"deliveries": MetadataValue.md(markdown_table(per_delivery)),
+                      "rows_read": rows_read, "rows_quarantined": rows_rejected}),
+        CheckOutcome("key_unique", duplicates.is_empty(),
+                     f"({key}) is unique within each delivery in raw",
+                     {"duplicates": MetadataValue.md(markdown_table(duplicates))}),
+        CheckOutcome("reject_ratio", ratio_ok,
+                     f"rejected share of rows read <= {settings.max_reject_ratio} "
+                     f"(from {settings.min_rows_for_reject_ratio} rows read)",
+                     {"reject_ratio": round(ratio, 6), "rows_counted": counted,
+                      "rows_rejected": rows_rejected, "rejected_file_lines": file_lines,
+                      "failure_cases": MetadataValue.md(markdown_table(failures))}),
+    ]
+
+
+def failure_cases(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
+                  run_id: str) -> pl.DataFrame:
+    """The run's rejections of a dataset, one line per reason, with an example row."""
+    return connection.sql("""
+        SELECT reason, count(*) AS rows, min(source_file || ':' || row_number) AS example
+        FROM (SELECT unnest(reasons) AS reason, source_file, row_number
+              FROM quarantine.rejected_rows WHERE dataset = ? AND run_id = ?)
+        GROUP BY reason
+        UNION ALL
+        SELECT 'file rejected: ' || message, line_count, source_file
+        FROM quarantine.rejected_files WHERE dataset = ? AND run_id = ?
+        ORDER BY rows DESC, reason LIMIT 50""",
+                          params=[dataset.name, run_id, dataset.name, run_id]).pl()
+
+
+def markdown_table(frame: pl.DataFrame) -> str:
+    if frame.is_empty():
+        return "_none_"
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * frame.width
+    rows = frame.select(pl.concat_str(
+        [pl.col(c).cast(pl.String).fill_null("").str.replace_all(r"\|", r"\|")
+         for c in frame.columns], separator=" | "))
+    return "\n".join([header, rule, *("| " + line + " |" for line in rows.to_series())])
+
+
+# --- Dagster assets ----------------------------------------------------------------------
+
+CHECK_NAMES = ("rows_balance", "key_unique", "reject_ratio")
+
+
+def build_ingest_asset(dataset: Dataset, partitions_def: PartitionsDefinition):
+    key = AssetKey(["raw", dataset.name])
+    check_specs = [AssetCheckSpec(name, asset=key, blocking=(name == "reject_ratio"))
+                   for name in CHECK_NAMES]
+
+    @asset(key=key, group_name="ingest", partitions_def=partitions_def,
+           check_specs=check_specs, kinds={"duckdb", "polars"}, pool="duckdb_writer",
+           description=f"`{dataset.name}` ({dataset.kind}) extracts for the as-of date, "
+                       "validated against the contract and loaded into raw; rejects go "
+                       "to quarantine.")
+    def ingest(context: AssetExecutionContext, warehouse: Warehouse):
+        as_of = dt.date.fromisoformat(context.partition_key)
+        settings = warehouse.settings()
+        with warehouse.connect() as connection:
+            report = load_dataset(connection, dataset, warehouse.extracts_path, as_of,
+                                  context.run_id, settings)
+            outcomes = run_checks(connection, dataset, context.run_id, settings)
+            total = connection.execute(
+                f"SELECT count(*) FROM raw.{dataset.name} WHERE {DELIVERY_DATE} <= ?",
+                [as_of]).fetchone()[0]
+        yield MaterializeResult(metadata={
+            "delivered": report.delivered,
+            "deliveries_in_force": len(report.in_force),
+            "deliveries_loaded": [str(day) for day in report.loaded],
+            "deliveries_unchanged": len(report.skipped),
+            "raw_rows_up_to_as_of": total,
+            "misnamed_folders": report.misnamed_folders,
+        })
+        for outcome in outcomes:
+            yield AssetCheckResult(
+                check_name=outcome.name, passed=outcome.passed,
+                severity=AssetCheckSeverity.ERROR, description=outcome.description,
+                metadata=outcome.metadata)
+
+    return ingest
+
+
+def build_ingest_assets(partitions_def: PartitionsDefinition) -> list:
+    return [build_ingest_asset(dataset, partitions_def) for dataset in DATASETS.values()]

@@ -1,0 +1,1 @@
+"""Dagster definitions, resources, settings and the `cshealth` command line."""

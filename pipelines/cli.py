@@ -1,0 +1,127 @@
+"""The `cshealth` command line: `run` and `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from pipelines.runner import RunError, RunOutcome, run_as_of
+from pipelines.settings import ConfigError
+
+
+class UsageError(Exception):
+    """Bad arguments, said in one line."""
+
+
+def parse_date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: '{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def warehouse_for(args: argparse.Namespace):
+    from pipelines.resources import Warehouse
+
+    extracts = args.extracts or os.environ.get("CSHEALTH_EXTRACTS_DIR", "data/extracts")
+    published = args.warehouse or os.environ.get("CSHEALTH_WAREHOUSE", "data/warehouse.duckdb")
+    return Warehouse(extracts_dir=str(Path(extracts).resolve()),
+                     warehouse=str(Path(published).resolve()),
+                     work_db=os.environ.get("CSHEALTH_WORK_DB", ""),
+                     settings_file=os.environ.get("CSHEALTH_SETTINGS", ""))
+
+
+def dates_to_run(args: argparse.Namespace) -> list[dt.date]:
+    if args.as_of and (args.date_from or args.date_to):
+        raise UsageError("give either --as-of or --from/--to, not both")
+    if args.as_of:
+        return [parse_date(args.as_of, "--as-of")]
+    if args.date_from and args.date_to:
+        first, last = parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to")
+        if last < first:
+            raise UsageError(f"--to {last} is before --from {first}")
+        return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    if args.date_from or args.date_to:
+        raise UsageError("--from and --to go together")
+    return [dt.datetime.now(dt.UTC).date()]
+
+
+def report(outcome: RunOutcome, published: Path) -> None:
+    if outcome.success:
+        print(f"{outcome.as_of}: published {published} (run {outcome.run_id})")
+        return
+    print(f"{outcome.as_of}: run {outcome.run_id} failed; {published} left as it was",
+          file=sys.stderr)
+    for problem in outcome.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    warehouse = warehouse_for(args)
+    for as_of in dates_to_run(args):
+        outcome = run_as_of(warehouse, as_of, verbose=args.verbose)
+        report(outcome, warehouse.published_path)
+        if not outcome.success:
+            return 1
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import demo
+
+    return demo(args, warehouse_for(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cshealth", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def locations(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--extracts", help="extracts folder ($CSHEALTH_EXTRACTS_DIR, "
+                                                "default ./data/extracts)")
+        command.add_argument("--warehouse", help="published DuckDB file ($CSHEALTH_WAREHOUSE, "
+                                                 "default ./data/warehouse.duckdb)")
+        command.add_argument("--verbose", action="store_true", help="show Dagster's log")
+
+    run = commands.add_parser("run", help="run the pipeline for an as-of date or a range")
+    run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: today, UTC)")
+    run.add_argument("--from", dest="date_from", help="first as-of date of a range")
+    run.add_argument("--to", dest="date_to", help="last as-of date of a range")
+    locations(run)
+    run.set_defaults(handler=command_run)
+
+    demo = commands.add_parser("demo", help="write a synthetic book and run it")
+    demo.add_argument("--accounts", type=int, default=500)
+    demo.add_argument("--days", type=int, default=120)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--history-days", type=int, default=7,
+                      help="how many of the last days to run (default 7)")
+    demo.add_argument("--no-run", action="store_true", help="only write the book")
+    locations(demo)
+    demo.set_defaults(handler=command_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UsageError, RunError, ConfigError) as exc:
+        print(f"cshealth: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cshealth: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a bare traceback
+        if os.environ.get("CSHEALTH_DEBUG"):
+            raise
+        print(f"cshealth: error: {type(exc).__name__}: {exc} "
+              "(set CSHEALTH_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The nightly job, its assets, schedule and resources, built for a partition range."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DailyPartitionsDefinition,
+    Definitions,
+    EnvVar,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+    in_process_executor,
+)
+
+from assets.core import CORE_ORDER, build_core_asset
+from assets.ingest import build_ingest_assets
+from assets.publish import build_publish_asset
+from pipelines.resources import Warehouse
+from pipelines.settings import load_settings
+
+DEFAULT_ENVIRONMENT = {
+    "CSHEALTH_EXTRACTS_DIR": "data/extracts",
+    "CSHEALTH_WAREHOUSE": "data/warehouse.duckdb",
+}
+NIGHTLY_JOB = "nightly"
+
+
+def warehouse_from_environment() -> Warehouse:
+    for name, default in DEFAULT_ENVIRONMENT.items():
+        os.environ.setdefault(name, default)
+    return Warehouse(
+        extracts_dir=EnvVar("CSHEALTH_EXTRACTS_DIR"),
+        warehouse=EnvVar("CSHEALTH_WAREHOUSE"),
+        work_db=os.environ.get("CSHEALTH_WORK_DB", ""),
+        settings_file=os.environ.get("CSHEALTH_SETTINGS", ""),
+    )
+
+
+def partitions_for(start: dt.date, include: dt.date | None = None) -> DailyPartitionsDefinition:
+    """Daily UTC partitions from `start` up to today, stretched to hold `include`."""
+    today = dt.datetime.now(dt.UTC).date()
+    start = min(start, include) if include else start
+    end_offset = max(1, (include - today).days + 1) if include else 1
+    return DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=end_offset,
+                                     timezone="UTC")
+
+
+def build_definitions(warehouse: Warehouse | None = None,
+                      include_date: dt.date | None = None) -> Definitions:
+    warehouse = warehouse or warehouse_from_environment()
+    settings = load_settings(warehouse.settings_file or None)
+    partitions = partitions_for(settings.partitions_start, include_date)
+    ingest = build_ingest_assets(partitions)
+    core = build_core_asset(partitions)
+    publish = build_publish_asset(partitions, [AssetKey(["core", name]) for name in CORE_ORDER])
+    nightly = define_asset_job(
+        NIGHTLY_JOB, selection=AssetSelection.all(), partitions_def=partitions,
+        executor_def=in_process_executor,
+        description="Ingest, validate, build core and publish for one as-of date.")
+    schedule = build_schedule_from_partitioned_job(
+        nightly, hour_of_day=settings.schedule_hour, minute_of_hour=0)
+    return Definitions(
+        assets=[*ingest, core, publish],
+        jobs=[nightly],
+        schedules=[schedule],
+        resources={"warehouse": warehouse},
+    )
+

@@ -1,0 +1,56 @@
+"""The one resource every asset uses: where the extracts, the working database and the
+published file are, and the pipeline settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+
+import sql
+from pipelines.settings import PipelineSettings, load_settings
+
+
+def work_db_for(warehouse: Path) -> Path:
+    """The pipeline's own working database: a separate file beside the published one,
+    so analysts holding the published file open never block a run."""
+    return warehouse.with_name(f"{warehouse.stem}.work{warehouse.suffix or '.duckdb'}")
+
+
+class Warehouse(ConfigurableResource):
+    """Extracts in, DuckDB out. Values come from CSHEALTH_* environment variables."""
+
+    extracts_dir: str
+    warehouse: str
+    work_db: str = ""
+    settings_file: str = ""
+
+    @property
+    def extracts_path(self) -> Path:
+        return Path(self.extracts_dir).expanduser().resolve()
+
+    @property
+    def published_path(self) -> Path:
+        return Path(self.warehouse).expanduser().resolve()
+
+    @property
+    def work_path(self) -> Path:
+        if self.work_db:
+            return Path(self.work_db).expanduser().resolve()
+        return work_db_for(self.published_path)
+
+    def settings(self) -> PipelineSettings:
+        return load_settings(self.settings_file or None)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the working database, with every schema in place."""
+        self.work_path.parent.mkdir(parents=True, exist_ok=True)
+        with DuckDBResource(database=str(self.work_path)).get_connection() as connection:
+            connection.execute("SET TimeZone = 'UTC'")
+            sql.run(connection, sql.load("warehouse_schema"))
+            yield connection

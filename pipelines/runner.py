@@ -1,0 +1,108 @@
+"""Run the nightly job for one as-of date, in process, and say plainly what happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from dagster import DagsterEventType, DagsterInstance
+
+from assets.deliveries import find_deliveries
+from assets.publish import record_run
+from pipelines.jobs import NIGHTLY_JOB, build_definitions
+from pipelines.resources import Warehouse
+from pipelines.settings import REPO_ROOT
+
+
+class RunError(Exception):
+    """A run that cannot start or did not finish, with one line that says why."""
+
+
+@dataclass
+class RunOutcome:
+    as_of: dt.date
+    run_id: str
+    success: bool
+    problems: list[str] = field(default_factory=list)
+
+
+def prepare_dagster_home() -> None:
+    """Dagster reads dagster.yaml from $DAGSTER_HOME only, as an absolute path."""
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(REPO_ROOT)
+    os.environ["DAGSTER_HOME"] = str(Path(os.environ["DAGSTER_HOME"]).resolve())
+    storage = os.environ.setdefault("CSHEALTH_DAGSTER_STORAGE", str(REPO_ROOT / ".dagster"))
+    os.environ["CSHEALTH_DAGSTER_STORAGE"] = str(Path(storage).resolve())
+
+
+def preflight(warehouse: Warehouse, as_of: dt.date) -> None:
+    """Fail early, with one line, on what would otherwise fail deep inside a run."""
+    extracts = warehouse.extracts_path
+    if not extracts.is_dir():
+        raise RunError(f"extracts directory not found: {extracts}")
+    deliveries, _ = find_deliveries(extracts, "crm_accounts", as_of)
+    if not deliveries:
+        raise RunError(f"no crm_accounts delivery dated on or before {as_of} in "
+                       f"{extracts / 'crm_accounts'} (crm_accounts is required)")
+    for path in (warehouse.published_path, warehouse.work_path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            probe = path.parent / f".cshealth-write-test-{uuid.uuid4().hex}"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise RunError(f"cannot write the warehouse at {path}: {exc.strerror or exc}"
+                           ) from None
+    try:
+        with warehouse.connect():
+            pass
+    except duckdb.Error as exc:
+        raise RunError(f"cannot open the working database {warehouse.work_path}: "
+                       f"{str(exc).splitlines()[0]}") from None
+
+
+def _problems(result) -> list[str]:
+    """Failed steps and failed checks, one line each, without tracebacks."""
+    problems = []
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            cause = error.cause or error
+            while cause.cause is not None:
+                cause = cause.cause
+            message = cause.message.strip().splitlines()[0] if cause.message else ""
+            problems.append(f"step {event.step_key} failed: {message}")
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                key = "/".join(evaluation.asset_key.path)
+                detail = {k: v.value for k, v in evaluation.metadata.items()
+                          if k in ("reject_ratio", "rows_counted", "rows_read")}
+                problems.append(f"check {evaluation.check_name} failed on {key} {detail}")
+    return problems
+
+
+def run_as_of(warehouse: Warehouse, as_of: dt.date, verbose: bool = False) -> RunOutcome:
+    """Materialise every asset for `as_of` through Dagster; record it in meta.runs."""
+    prepare_dagster_home()
+    preflight(warehouse, as_of)
+    run_id = str(uuid.uuid4())
+    with warehouse.connect() as connection:
+        record_run(connection, run_id, as_of, "running")
+    job = build_definitions(warehouse, include_date=as_of).resolve_job_def(NIGHTLY_JOB)
+    run_config = None if verbose else {
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(partition_key=as_of.isoformat(), instance=instance,
+                                        raise_on_error=False, run_id=run_id,
+                                        run_config=run_config)
+    outcome = RunOutcome(as_of, run_id, result.success, _problems(result))
+    if not result.success:
+        message = "; ".join(outcome.problems) or "run failed"
+        with warehouse.connect() as connection:
+            record_run(connection, run_id, as_of, "failed", message=message)
+    return outcome

@@ -1,0 +1,75 @@
+"""Pipeline settings: YAML validated by Pydantic, with errors that name the key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SETTINGS_FILE = REPO_ROOT / "config" / "pipeline.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing or holds a bad value."""
+
+
+class PipelineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_reject_ratio: float = Field(0.05, ge=0, le=1)
+    min_rows_for_reject_ratio: int = Field(20, ge=0)
+    ready_datasets: list[str] = ["crm_accounts"]
+    plan_tiers: list[str] = Field(default_factory=lambda: ["starter", "professional", "enterprise"])
+    partitions_start: dt.date = dt.date(2026, 1, 1)
+    schedule_hour: int = Field(2, ge=0, le=23)
+
+    @field_validator("ready_datasets")
+    @classmethod
+    def _known_datasets(cls, value: list[str]) -> list[str]:
+        from schemas.extracts import DATASETS
+
+        unknown = sorted(set(value) - set(DATASETS))
+        if unknown:
+            raise ValueError(f"unknown dataset(s) {unknown}; known: {sorted(DATASETS)}")
+        return sorted(set(value) | {"crm_accounts"})
+
+    @field_validator("plan_tiers")
+    @classmethod
+    def _distinct_tiers(cls, value: list[str]) -> list[str]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError("must be a non-empty list of distinct tier names")
+        return value
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """One line per bad value, each naming the key it came from."""
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"{source}: {key}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values")
+    return data
+
+
+def load_settings(path: Path | str | None = None) -> PipelineSettings:
+    path = Path(path) if path else DEFAULT_SETTINGS_FILE
+    try:
+        return PipelineSettings.model_validate(load_yaml(path))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from None

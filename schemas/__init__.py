@@ -1,0 +1,1 @@
+"""Pandera (polars) models of the input extracts."""

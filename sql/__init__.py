@@ -1,0 +1,31 @@
+"""DuckDB SQL of the pipeline, one file per statement group, loaded by name."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+
+def load(name: str, **identifiers: str) -> str:
+    """The text of `sql/<name>.sql`, with `{placeholders}` filled from `identifiers`.
+
+    Only identifiers and column lists built by the pipeline itself are substituted;
+    values travel as query parameters (`$as_of`, `$run_id`).
+    """
+    text = resources.files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+    return text.format(**identifiers) if identifiers else text
+
+
+def statements(text: str) -> list[str]:
+    """Split a SQL file into statements. Our files keep `;` out of string literals."""
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [part.strip() for part in body.split(";") if part.strip()]
+
+
+def run(connection, text: str, parameters: dict | None = None) -> None:
+    """Execute every statement of `text`, each with the `$parameters` it names."""
+    parameters = parameters or {}
+    for statement in statements(text):
+        named = {key: value for key, value in parameters.items()
+                 if re.search(rf"\${key}\b", statement)}
+        connection.execute(statement, named)
