@@ -266,12 +266,15 @@ def product_events(accounts: pl.DataFrame, day: dt.date, rng: np.random.Generato
     names = np.where((kind >= 0.163) & (kind < 0.1645) & (propensity[owner] > 0.7),
                      "limit_reached", names)
     ids = np.arange(first_event_id, first_event_id + n)
+    # Now and then the tracker sends an event for an account the CRM does not know.
+    account_ids = accounts["account_id"].to_numpy()[owner]
+    account_ids[rng.random(n) < 0.0001] = "ACC-99999"
     return pl.DataFrame({
         "event_id": pl.Series(ids).cast(pl.String),
         "occurred_at": (_timestamps(rng, np.full(n, np.datetime64(day)))
                         .dt.replace_time_zone("UTC")),
         "user_id": pl.Series(user + 1).cast(pl.String),
-        "account_id": accounts["account_id"].to_numpy()[owner],
+        "account_id": account_ids,
         "event_name": names.astype(str),
         "session_id": pl.Series(user * 1000 + rng.integers(0, 4, n)).cast(pl.String),
         "duration_s": np.round(rng.exponential(40, n), 1),
@@ -462,6 +465,22 @@ def crm_snapshot(accounts: pl.DataFrame, day: dt.date) -> pl.DataFrame:
     )
 
 
+def with_export_faults(dataset: str, frame: pl.DataFrame,
+                       rng: np.random.Generator) -> pl.DataFrame:
+    """A few rows that break the contract, as real exports have: a ticket resolved
+    before it was opened, an activity type the contract does not know."""
+    hit = pl.Series(rng.random(frame.height) < 0.003)
+    if dataset == "support_tickets":
+        return frame.with_columns(
+            pl.when(hit & (pl.col("status") == "solved"))
+            .then(pl.col("created_at") - pl.duration(hours=2))
+            .otherwise(pl.col("resolved_at")).alias("resolved_at"))
+    if dataset == "crm_activities":
+        return frame.with_columns(pl.when(hit).then(pl.lit("webinar"))
+                                  .otherwise(pl.col("activity_type")).alias("activity_type"))
+    return frame
+
+
 def _write_csv(frame: pl.DataFrame, folder: Path, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     frame.write_csv(folder / name, datetime_format="%Y-%m-%dT%H:%M:%S%z")
@@ -554,6 +573,7 @@ def generate_book(extracts_dir: Path, shape: BookShape) -> dict[str, int]:
                               "paid_date", "amount", "currency", "status"]),
     }
     for dataset, (frame, columns) in incremental.items():
+        frame = with_export_faults(dataset, frame, rng)
         _deliver_incremental(frame, extracts_dir, dataset, columns, first)
         counts[dataset] = frame.height
     return counts

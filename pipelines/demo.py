@@ -1,0 +1,51 @@
+"""`cshealth demo`: write the synthetic book, run its last days, show where to look."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from pipelines.demo_book import BookShape, generate_book
+from pipelines.resources import Warehouse
+from pipelines.runner import run_as_of
+
+EXAMPLE_QUERIES = """\
+-- the runs, newest first
+SELECT as_of_date, status, finished_at - started_at AS took
+FROM meta.runs ORDER BY started_at DESC LIMIT 5;
+
+-- why rows were quarantined
+SELECT dataset, unnest(reasons) AS reason, count(*) AS rows
+FROM quarantine.rejected_rows GROUP BY ALL ORDER BY rows DESC;
+
+-- the data dictionary
+SELECT schema_name, table_name, column_name, comment
+FROM duckdb_columns() WHERE schema_name IN ('mart', 'quarantine', 'meta');"""
+
+
+def demo(args: argparse.Namespace, warehouse: Warehouse) -> int:
+    shape = BookShape(accounts=args.accounts, days=args.days, seed=args.seed)
+    extracts = warehouse.extracts_path
+    counts = generate_book(extracts, shape)
+    print(f"wrote a book of {args.accounts} accounts over {args.days} days "
+          f"({shape.first_day} .. {shape.last_day}) to {extracts}")
+    print("  " + ", ".join(f"{name} {rows:,}" for name, rows in sorted(counts.items())))
+    if args.no_run:
+        return 0
+    history = max(1, min(args.history_days, args.days))
+    for offset in range(history - 1, -1, -1):
+        as_of = shape.last_day - dt.timedelta(days=offset)
+        outcome = run_as_of(warehouse, as_of, verbose=args.verbose)
+        if not outcome.success:
+            print(f"{as_of}: run failed", file=sys.stderr)
+            for problem in outcome.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        print(f"{as_of}: published")
+    print(f"\nThe published warehouse: {warehouse.published_path}")
+    print(f"Open it read-only:  duckdb -readonly {warehouse.published_path}")
+    print("   or in Python:    duckdb.connect(path, read_only=True)\n")
+    print("Three queries to try:\n")
+    print(EXAMPLE_QUERIES)
+    return 0
