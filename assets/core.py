@@ -83,7 +83,7 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return {name: connection.execute(f"SELECT count(*) FROM core.{name}").fetchone()[0]
+    return {name: sql.scalar(connection, f"SELECT count(*) FROM core.{name}")
             for name in CORE_ORDER}
 
 

@@ -182,9 +182,8 @@ def _replace_deliveries(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
 def _record_misnamed(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
                      folders: list, run_id: str) -> None:
     for folder in folders:
-        already = connection.execute(
-            "SELECT count(*) FROM quarantine.rejected_files WHERE source_file = ?",
-            [str(folder)]).fetchone()[0]
+        already = sql.scalar(connection, "SELECT count(*) FROM quarantine.rejected_files "
+                                         "WHERE source_file = ?", [str(folder)])
         if not already:
             lines = sum(count_lines(path) for path in folder.iterdir() if path.is_file())
             connection.execute(
@@ -301,9 +300,8 @@ def build_ingest_asset(dataset: Dataset, partitions_def: PartitionsDefinition):
             report = load_dataset(connection, dataset, warehouse.extracts_path, as_of,
                                   context.run_id, settings)
             outcomes = run_checks(connection, dataset, context.run_id, settings)
-            total = connection.execute(
-                f"SELECT count(*) FROM raw.{dataset.name} WHERE {DELIVERY_DATE} <= ?",
-                [as_of]).fetchone()[0]
+            total = sql.scalar(connection, f"SELECT count(*) FROM raw.{dataset.name} "
+                                           f"WHERE {DELIVERY_DATE} <= ?", [as_of])
         yield MaterializeResult(metadata={
             "delivered": report.delivered,
             "deliveries_in_force": len(report.in_force),

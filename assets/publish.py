@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, PartitionsDefinition, asset
 
+import sql
 from pipelines.resources import Warehouse
 from schemas.extracts import DATASETS
 
@@ -84,8 +85,8 @@ def publish(connection: duckdb.DuckDBPyConnection, target: Path, run_id: str) ->
             if comment:
                 connection.execute(f"COMMENT ON TABLE published.{schema}.{table} IS "
                                    f"{quote(comment)}")
-            counts[f"{schema}.{table}"] = connection.execute(
-                f"SELECT count(*) FROM published.{schema}.{table}").fetchone()[0]
+            counts[f"{schema}.{table}"] = sql.scalar(
+                connection, f"SELECT count(*) FROM published.{schema}.{table}")
         for schema, table, column, comment in columns:
             connection.execute(f"COMMENT ON COLUMN published.{schema}.{table}.{column} IS "
                                f"{quote(comment)}")
@@ -114,8 +115,7 @@ def build_publish_asset(partitions_def: PartitionsDefinition, upstream: list[Ass
             row_counts = dict(connection.execute(
                 "SELECT 'core.' || dataset, NULL FROM core.dataset_status").fetchall())
             for table in row_counts:
-                row_counts[table] = connection.execute(
-                    f"SELECT count(*) FROM {table}").fetchone()[0]
+                row_counts[table] = sql.scalar(connection, f"SELECT count(*) FROM {table}")
             record_run(connection, context.run_id, as_of, "success", row_counts=row_counts)
             try:
                 counts = publish(connection, warehouse.published_path, context.run_id)

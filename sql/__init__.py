@@ -29,3 +29,9 @@ def run(connection, text: str, parameters: dict | None = None) -> None:
         named = {key: value for key, value in parameters.items()
                  if re.search(rf"\${key}\b", statement)}
         connection.execute(statement, named)
+
+
+def scalar(connection, query: str, parameters=None):
+    """The single value of a query. The result is read to its end, as DuckDB 2 wants
+    before the connection runs anything else."""
+    return connection.execute(query, parameters or []).fetchall()[0][0]
