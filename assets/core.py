@@ -103,7 +103,7 @@ def build_core_asset(partitions_def: PartitionsDefinition):
     def core_layer(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         with warehouse.connect() as connection:
-            counts = build_core(connection, as_of, context.run_id)
+            counts = build_core(connection, as_of, context.run.run_id)
             absent = [row[0] for row in connection.execute(
                 "SELECT dataset FROM core.dataset_status WHERE NOT delivered ORDER BY 1"
             ).fetchall()]

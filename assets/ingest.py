@@ -298,8 +298,8 @@ def build_ingest_asset(dataset: Dataset, partitions_def: PartitionsDefinition):
         settings = warehouse.settings()
         with warehouse.connect() as connection:
             report = load_dataset(connection, dataset, warehouse.extracts_path, as_of,
-                                  context.run_id, settings)
-            outcomes = run_checks(connection, dataset, context.run_id, settings)
+                                  context.run.run_id, settings)
+            outcomes = run_checks(connection, dataset, context.run.run_id, settings)
             total = sql.scalar(connection, f"SELECT count(*) FROM raw.{dataset.name} "
                                            f"WHERE {DELIVERY_DATE} <= ?", [as_of])
         yield MaterializeResult(metadata={

@@ -116,11 +116,11 @@ def build_publish_asset(partitions_def: PartitionsDefinition, upstream: list[Ass
                 "SELECT 'core.' || dataset, NULL FROM core.dataset_status").fetchall())
             for table in row_counts:
                 row_counts[table] = sql.scalar(connection, f"SELECT count(*) FROM {table}")
-            record_run(connection, context.run_id, as_of, "success", row_counts=row_counts)
+            record_run(connection, context.run.run_id, as_of, "success", row_counts=row_counts)
             try:
-                counts = publish(connection, warehouse.published_path, context.run_id)
+                counts = publish(connection, warehouse.published_path, context.run.run_id)
             except BaseException as exc:
-                record_run(connection, context.run_id, as_of, "failed",
+                record_run(connection, context.run.run_id, as_of, "failed",
                            message=f"publish failed: {exc}")
                 raise
         return MaterializeResult(metadata={"path": str(warehouse.published_path),

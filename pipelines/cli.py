@@ -72,6 +72,8 @@ def command_run(args: argparse.Namespace) -> int:
 def command_demo(args: argparse.Namespace) -> int:
     from pipelines.demo import demo
 
+    if args.accounts < 1 or args.days < 7 or args.history_days < 1:
+        raise UsageError("--accounts must be >= 1, --days >= 7 and --history-days >= 1")
     return demo(args, warehouse_for(args))
 
 

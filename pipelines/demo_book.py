@@ -104,9 +104,10 @@ def draw_accounts(shape: BookShape, rng: np.random.Generator) -> pl.DataFrame:
     # Churners: weak accounts that end inside the window; expanders: strong ones.
     old_enough = start < first - 30
     churn = old_enough & (propensity < 0.38) & (rng.random(n) < 0.45)
-    churn_day = first + rng.integers(10, shape.days - 5, n)
+    inside = (shape.days // 10, max(shape.days // 10 + 1, shape.days - 2))
+    churn_day = first + rng.integers(*inside, n)
     expand = old_enough & ~churn & (propensity > 0.7) & (rng.random(n) < 0.32)
-    expand_day = first + rng.integers(5, shape.days - 2, n)
+    expand_day = first + rng.integers(*inside, n)
     contract = old_enough & ~churn & ~expand & (propensity < 0.55) & (rng.random(n) < 0.15)
 
     currency_names = list(CURRENCIES)

@@ -58,8 +58,7 @@ def build_definitions(warehouse: Warehouse | None = None,
     core = build_core_asset(partitions)
     publish = build_publish_asset(partitions, [AssetKey(["core", name]) for name in CORE_ORDER])
     nightly = define_asset_job(
-        NIGHTLY_JOB, selection=AssetSelection.all(), partitions_def=partitions,
-        executor_def=in_process_executor,
+        NIGHTLY_JOB, selection=AssetSelection.all(), executor_def=in_process_executor,
         description="Ingest, validate, build core and publish for one as-of date.")
     schedule = build_schedule_from_partitioned_job(
         nightly, hour_of_day=settings.schedule_hour, minute_of_hour=0)

@@ -1,0 +1,106 @@
+"""`cshealth run`: success, failures said in one line, blocked publishing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+from tests.conftest import D1, D2, rows_of, write_delivery
+
+
+@pytest.fixture(autouse=True)
+def dagster_storage(tmp_path, monkeypatch):
+    monkeypatch.setenv("CSHEALTH_DAGSTER_STORAGE", str(tmp_path / "dagster"))
+    for name in ("CSHEALTH_EXTRACTS_DIR", "CSHEALTH_WAREHOUSE", "CSHEALTH_WORK_DB"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def book(root: Path, day: dt.date = D1, bad_tickets: int = 0) -> Path:
+    write_delivery(root, "crm_accounts", day, rows_of("crm_accounts", 3))
+    tickets = rows_of("support_tickets", 30)
+    for ticket in tickets[:bad_tickets]:
+        ticket["priority"] = "whenever"
+    write_delivery(root, "support_tickets", day, tickets)
+    return root
+
+
+def run(extracts: Path, warehouse: Path, *extra: str) -> int:
+    return main(["run", "--extracts", str(extracts), "--warehouse", str(warehouse), *extra])
+
+
+def published(warehouse: Path, query: str):
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute(query).fetchall()
+
+
+def test_a_run_publishes_and_records_itself(tmp_path, capsys):
+    extracts, warehouse = book(tmp_path / "extracts"), tmp_path / "out" / "warehouse.duckdb"
+    assert run(extracts, warehouse, "--as-of", D1.isoformat()) == 0
+    assert f"{D1}: published {warehouse}" in capsys.readouterr().out
+    assert published(warehouse, "SELECT as_of_date, status FROM meta.runs") == [(D1, "success")]
+    absent = published(warehouse, "SELECT absent_datasets FROM meta.runs")[0][0]
+    assert "support_tickets" not in absent and "product_events" in absent
+    assert (tmp_path / "out" / "warehouse.work.duckdb").exists()
+
+
+def test_the_same_date_twice_gives_the_same_tables(tmp_path):
+    extracts, warehouse = book(tmp_path / "extracts", bad_tickets=1), tmp_path / "w.duckdb"
+    query = ("SELECT dataset, source_file, row_number, reasons FROM quarantine.rejected_rows "
+             "ORDER BY ALL")
+    assert run(extracts, warehouse, "--as-of", D1.isoformat()) == 0
+    first = published(warehouse, query)
+    assert run(extracts, warehouse, "--as-of", D1.isoformat()) == 0
+    assert published(warehouse, query) == first and len(first) == 1
+    assert published(warehouse, "SELECT count(*) FROM meta.runs") == [(2,)]
+
+
+def test_a_range_runs_every_day_and_dates_before_the_partitions_work(tmp_path, capsys):
+    extracts = tmp_path / "extracts"
+    write_delivery(extracts, "crm_accounts", dt.date(2017, 3, 1), rows_of("crm_accounts"))
+    warehouse = tmp_path / "w.duckdb"
+    assert run(extracts, warehouse, "--from", "2017-03-01", "--to", "2017-03-02") == 0
+    assert published(warehouse, "SELECT as_of_date FROM meta.runs ORDER BY 1") == [
+        (dt.date(2017, 3, 1),), (dt.date(2017, 3, 2),)]
+
+
+def test_a_blocked_check_leaves_the_published_file_as_it_was(tmp_path, capsys):
+    extracts, warehouse = book(tmp_path / "extracts"), tmp_path / "w.duckdb"
+    assert run(extracts, warehouse, "--as-of", D1.isoformat()) == 0
+    before = warehouse.read_bytes()
+    book(extracts, day=D2, bad_tickets=3)  # 3 of 30 rows: 10% > 5%
+    assert run(extracts, warehouse, "--as-of", D2.isoformat()) == 1
+    err = capsys.readouterr().err
+    assert "check reject_ratio failed on raw/support_tickets" in err
+    assert "Traceback" not in err
+    assert warehouse.read_bytes() == before
+    with duckdb.connect(str(tmp_path / "w.work.duckdb"), read_only=True) as work:
+        status, message = work.execute(
+            "SELECT status, message FROM meta.runs WHERE as_of_date = ?", [D2]).fetchall()[0]
+    assert status == "failed" and "reject_ratio" in message
+
+
+def test_bad_input_is_one_clear_line(tmp_path, capsys):
+    extracts = book(tmp_path / "extracts")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    cases = [
+        (["--extracts", str(tmp_path / "nowhere"), "--as-of", "2026-03-01"],
+         f"extracts directory not found: {tmp_path / 'nowhere'}"),
+        (["--extracts", str(tmp_path), "--as-of", "2026-03-01"],
+         f"no crm_accounts delivery dated on or before 2026-03-01 in {tmp_path / 'crm_accounts'}"),
+        (["--extracts", str(extracts), "--as-of", "2026-02-28"],
+         "no crm_accounts delivery dated on or before 2026-02-28"),
+        (["--extracts", str(extracts), "--as-of", "March 1st"],
+         "--as-of: 'March 1st' is not a date (YYYY-MM-DD)"),
+        (["--extracts", str(extracts), "--as-of", "2026-03-01", "--warehouse",
+          str(not_a_folder / "w.duckdb")], f"cannot write the warehouse at {not_a_folder}"),
+    ]
+    for arguments, message in cases:
+        assert main(["run", *arguments]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert err.startswith("cshealth: error: ") and message in err

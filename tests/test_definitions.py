@@ -1,0 +1,45 @@
+"""The Dagster definitions load and hold what the nightly job needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dagster import AssetKey
+
+from pipelines.definitions import defs
+from pipelines.jobs import NIGHTLY_JOB, build_definitions, partitions_for
+from schemas.extracts import DATASETS
+
+
+def test_definitions_load_with_every_layer():
+    repository = defs.get_repository_def()
+    keys = set(repository.asset_graph.get_all_asset_keys())
+    for name in DATASETS:
+        assert AssetKey(["raw", name]) in keys
+        assert AssetKey(["core", name]) in keys
+    assert AssetKey(["publish", "warehouse"]) in keys
+    groups = {repository.asset_graph.get(key).group_name for key in keys}
+    assert groups == {"ingest", "core", "publish"}
+    assert defs.resolve_job_def(NIGHTLY_JOB) is not None
+
+
+def test_each_dataset_has_its_three_checks_and_the_ratio_blocks():
+    graph = defs.get_repository_def().asset_graph
+    checks = {(key.asset_key.path[-1], key.name): graph.get_check_spec(key)
+              for key in graph.asset_check_keys}
+    for name in DATASETS:
+        assert {(name, "rows_balance"), (name, "key_unique"), (name, "reject_ratio")} <= set(
+            checks)
+        assert checks[(name, "reject_ratio")].blocking
+        assert not checks[(name, "rows_balance")].blocking
+
+
+def test_partitions_stretch_to_hold_any_as_of_date():
+    early = partitions_for(dt.date(2026, 1, 1), include=dt.date(2017, 3, 1))
+    assert early.get_first_partition_key() == "2017-03-01"
+    today = dt.datetime.now(dt.UTC).date()
+    assert today.isoformat() in partitions_for(dt.date(2026, 1, 1)).get_partition_keys()
+    later = today + dt.timedelta(days=3)
+    assert later.isoformat() in partitions_for(dt.date(2026, 1, 1), include=later
+                                               ).get_partition_keys()
+    assert build_definitions(include_date=dt.date(2017, 3, 1)) is not None

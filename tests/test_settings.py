@@ -1,0 +1,43 @@
+"""Bad configuration fails at start with a message that names the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.settings import ConfigError, load_settings
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_settings_load():
+    settings = load_settings()
+    assert settings.max_reject_ratio == 0.05
+    assert settings.ready_datasets == ["crm_accounts"]
+
+
+@pytest.mark.parametrize(("text", "key", "words"), [
+    ("max_reject_ratio: 1.5", "max_reject_ratio", "less than or equal to 1"),
+    ("max_reject_ratio: lots", "max_reject_ratio", "valid number"),
+    ("min_rows_for_reject_ratio: -1", "min_rows_for_reject_ratio", "greater than or equal to 0"),
+    ("ready_datasets: [crm_accounts, tickets]", "ready_datasets", "unknown dataset"),
+    ("plan_tiers: [gold, gold]", "plan_tiers", "distinct"),
+    ("schedule_hour: 25", "schedule_hour", "less than or equal to 23"),
+    ("max_reject_rate: 0.1", "max_reject_rate", "Extra inputs are not permitted"),
+])
+def test_a_bad_value_names_its_key(tmp_path, text, key, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert f"{path}: {key}:" in str(error.value)
+    assert words in str(error.value)
+
+
+def test_a_missing_or_broken_file_is_said(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(write(tmp_path, "max_reject_ratio: [0.1"))
