@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandera.errors as pandera_errors
 import polars as pl
 
@@ -27,6 +28,11 @@ ROW_NUMBER = "_row_number"
 SOURCE_FILE = "_source_file"
 EXTRA = "_extra"
 REASONS = "reasons"
+
+FAILURE_SCHEMA = {"position": pl.Int64, "column": pl.String, "reason": pl.String,
+                  "null_check": pl.Boolean}
+CAST_SCHEMA = {"position": pl.Int64, "column": pl.String, "reason": pl.String,
+               "cast_failed": pl.Boolean}
 
 TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
@@ -135,16 +141,23 @@ def count_lines(path: Path) -> int:
 
 # --- casting -------------------------------------------------------------------------
 
+AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z",
+                 "%Y-%m-%d %H:%M%z")
+NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M",
+                 "%Y-%m-%d %H:%M")
+
+
 def _timestamp_from_text(text: pl.Expr) -> pl.Expr:
-    """ISO-8601 text to UTC: an offset is applied, no offset means UTC."""
-    text = (text.str.strip_chars()
-            .str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00:00")
-            .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
-            .str.replace(r"[Zz]$", "+00:00"))
-    text = pl.when(text.str.contains(r"[+-]\d{2}:?\d{2}$")).then(text).otherwise(text + "+00:00")
-    parse = {"time_zone": "UTC", "time_unit": "us", "strict": False}
-    return pl.coalesce(text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", **parse),
-                       text.str.to_datetime("%Y-%m-%dT%H:%M%z", **parse))
+    """ISO-8601 text to UTC: an offset is applied, `Z` or no offset means UTC, a bare
+    date is midnight. Each layout is one fixed-format parse; the first that fits wins."""
+    text = text.str.strip_suffix("Z").str.strip_suffix("z")
+    parse = {"time_unit": "us", "strict": False}
+    aware = [text.str.to_datetime(layout, time_zone="UTC", **parse) for layout in AWARE_FORMATS]
+    naive = [text.str.to_datetime(layout, **parse).dt.replace_time_zone("UTC")
+             for layout in NAIVE_FORMATS]
+    midnight = (text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
+                .dt.replace_time_zone("UTC"))
+    return pl.coalesce(*aware, *naive, midnight)
 
 
 def _cast(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
@@ -187,15 +200,16 @@ def _type_word(dtype: pl.DataType) -> str:
 
 
 def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
-              delivery_date: dt.date) -> tuple[pl.DataFrame, list[str]]:
-    """The file's rows in contract types, with lineage, a `reasons` list per row for
-    values that did not cast, and `_extra` (JSON) holding columns the contract lacks."""
+              delivery_date: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """The file's rows in contract types with lineage and `_extra` (JSON of the columns
+    the contract lacks); beside them, one (row_number, column, reason) per value that
+    did not cast."""
     dtypes = dataset.dtypes
     missing = [name for name in dataset.required_columns if name not in frame.columns]
     if missing:
         raise FileRejected(f"{source_file}: missing required column(s) {', '.join(missing)}")
     extra = [name for name in frame.columns if name not in dtypes]
-    casts, cast_reasons = [], []
+    casts, failed = [], {}
     for name, target in dtypes.items():
         column = dataset.columns[name]
         if name not in frame.columns:
@@ -209,11 +223,7 @@ def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
             typed = typed.fill_null(pl.lit(default, dtype=target))
         casts.append(typed.alias(name))
         if frame.schema[name] != target:
-            failed = pl.col(name).is_not_null() & typed.is_null()
-            reason = f"{name}: not a valid {_type_word(target)}"
-            cast_reasons.append(pl.when(failed).then(pl.lit(reason)))
-    reasons = (pl.concat_list(cast_reasons).list.drop_nulls() if cast_reasons
-               else pl.lit([], dtype=pl.List(pl.String)))
+            failed[name] = (pl.col(name).is_not_null() & typed.is_null()).alias(f"_bad_{name}")
     extra_json = (pl.struct(extra).struct.json_encode() if extra
                   else pl.lit(None, dtype=pl.String))
     typed = frame.with_row_index(ROW_NUMBER, offset=1).select(
@@ -222,41 +232,55 @@ def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
         pl.lit(delivery_date).alias(DELIVERY_DATE),
         pl.col(ROW_NUMBER).cast(pl.Int64),
         extra_json.alias(EXTRA),
-        reasons.alias(REASONS),
+        *failed.values(),
     )
-    return typed, extra
+    cast_failures = pl.concat([_empty_cast_failures(), *(
+        typed.filter(pl.col(f"_bad_{name}")).select(
+            ROW_NUMBER, pl.lit(name).alias("column"),
+            pl.lit(f"{name}: not a valid {_type_word(dtypes[name])}").alias("reason"))
+        for name in failed)])
+    return typed.drop(f"_bad_{name}" for name in failed), cast_failures, extra
 
 
 # --- validation ----------------------------------------------------------------------
 
 def rule_failures(typed: pl.DataFrame, dataset: Dataset, plan_tiers: list[str]) -> pl.DataFrame:
-    """(position, reason) for every contract rule a row breaks, from Pandera's
+    """(position, column, reason) for every contract rule a row breaks, from Pandera's
     failure cases of a lazy validation."""
-    schema = dataset.schema(plan_tiers)
     try:
-        schema.validate(typed.drop(REASONS), lazy=True)
+        dataset.schema(plan_tiers).validate(typed, lazy=True)
     except pandera_errors.SchemaErrors as errors:
-        cases = errors.failure_cases
+        cases = errors.failure_cases.filter(pl.col("index").is_not_null())
     else:
-        return pl.DataFrame(schema={"position": pl.Int64, "reason": pl.String,
-                                    "column": pl.String, "null_check": pl.Boolean})
-    cases = cases.filter(pl.col("index").is_not_null())
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
     reason = (pl.when(pl.col("schema_context") == "Column")
               .then(pl.col("column") + ": " + pl.col("check").replace(
                   "not_nullable", "must not be empty"))
               .otherwise(pl.col("check")))
     return cases.select(pl.col("index").cast(pl.Int64).alias("position"),
-                        reason.alias("reason"), pl.col("column"),
+                        pl.col("column"), reason.alias("reason"),
                         (pl.col("check") == "not_nullable").alias("null_check"))
+
+
+def duplicate_positions(rows: pl.DataFrame, key: list[str]) -> pl.Series:
+    """Positions of rows whose key appears more than once in their delivery."""
+    identity = pl.struct(DELIVERY_DATE, *key)
+    # Distinct hashes prove distinct keys: the common case is decided on 64-bit hashes.
+    if rows.select(identity.hash().n_unique()).item() == rows.height:
+        return pl.Series("position", [], dtype=pl.Int64)
+    repeated = identity.is_duplicated() & pl.all_horizontal(pl.col(k).is_not_null() for k in key)
+    return rows.select(repeated.arg_true().cast(pl.Int64).alias("position")).to_series()
 
 
 def parse_deliveries(deliveries: list[Delivery], dataset: Dataset,
                      plan_tiers: list[str]) -> ParsedBatch:
     """Read every file of some deliveries and split their rows into valid and rejected,
-    with every reason. Validation runs once over the whole batch."""
-    typed_frames, as_read, rejected_files = [], {}, []
+    with every reason. Validation runs once over the whole batch; reasons are built only
+    for the rows that have one."""
+    typed_frames, failures, as_read, rejected_files = [], [], {}, []
     rows_read: dict[dt.date, int] = {}
     extra_columns: dict[dt.date, list[str]] = {}
+    offset = 0
     for delivery in deliveries:
         rows_read[delivery.delivery_date] = 0
         extras: set[str] = set()
@@ -264,46 +288,45 @@ def parse_deliveries(deliveries: list[Delivery], dataset: Dataset,
             source_file = str(path)
             try:
                 frame = read_file(path)
-                typed, extra = type_rows(frame, dataset, source_file, delivery.delivery_date)
+                typed, cast_failures, extra = type_rows(frame, dataset, source_file,
+                                                        delivery.delivery_date)
             except FileRejected as exc:
                 rejected_files.append({DELIVERY_DATE: delivery.delivery_date,
                                        "source_file": source_file, "message": str(exc),
                                        "lines": count_lines(path)})
                 continue
             typed_frames.append(typed)
+            failures.append(cast_failures.select(
+                (pl.col(ROW_NUMBER) - 1 + offset).alias("position"), "column", "reason",
+                pl.lit(True).alias("cast_failed")))
             as_read[source_file] = frame
             extras.update(extra)
             rows_read[delivery.delivery_date] += typed.height
+            offset += typed.height
         extra_columns[delivery.delivery_date] = sorted(extras)
 
     rows = pl.concat([_empty_typed(dataset), *typed_frames], how="vertical_relaxed")
-    rows = rows.with_row_index("position").with_columns(pl.col("position").cast(pl.Int64))
-    failures = rule_failures(rows.drop("position"), dataset, plan_tiers)
+    cast = pl.concat([pl.DataFrame(schema={**CAST_SCHEMA}), *failures])
+    rules = rule_failures(rows, dataset, plan_tiers)
     # A value that did not cast is reported once, not again as "must not be empty".
-    cast_failed = rows.select("position", pl.col(REASONS)).explode(REASONS).drop_nulls()
-    cast_failed = cast_failed.select("position", pl.col(REASONS).str.extract(r"^([^:]+):")
-                                     .alias("column"), pl.lit(True).alias("cast_failed"))
-    failures = (failures.join(cast_failed, on=["position", "column"], how="left")
-                .filter(~(pl.col("null_check") & pl.col("cast_failed").fill_null(False))))
-    by_row = failures.group_by("position").agg(pl.col("reason").unique(maintain_order=True)
-                                               .alias("rule_reasons"))
-    # A key twice in one delivery keeps neither copy: both are quarantined.
-    key = list(dataset.key)
-    duplicate = (pl.struct(DELIVERY_DATE, *key).is_duplicated()
-                 & pl.all_horizontal(pl.col(k).is_not_null() for k in key))
-    no_reasons = pl.lit([], dtype=pl.List(pl.String))
-    rows = (rows.join(by_row, on="position", how="left")
-            .with_columns(pl.concat_list(
-                pl.col(REASONS),
-                pl.col("rule_reasons").fill_null(no_reasons),
-                pl.when(duplicate).then(pl.lit(["duplicate_key"])).otherwise(no_reasons),
-            ).alias(REASONS))
-            .drop("rule_reasons", "position"))
-    bad = pl.col(REASONS).list.len() > 0
+    rules = (rules.join(cast.select("position", "column", "cast_failed"),
+                        on=["position", "column"], how="left")
+             .filter(~(pl.col("null_check") & pl.col("cast_failed").fill_null(False))))
+    duplicates = duplicate_positions(rows, list(dataset.key)).to_frame().with_columns(
+        pl.lit("duplicate_key").alias("reason"))
+    reasons = (pl.concat([cast.select("position", "reason"), rules.select("position", "reason"),
+                          duplicates])
+               .group_by("position", maintain_order=True)
+               .agg(pl.col("reason").unique(maintain_order=True).alias(REASONS))
+               .sort("position"))
+    bad = pl.Series(np.zeros(rows.height, dtype=bool))
+    bad[reasons["position"].to_numpy()] = True
+    rejected = pl.concat([rows[reasons["position"]].select(DELIVERY_DATE, SOURCE_FILE,
+                                                            ROW_NUMBER),
+                          reasons.select(REASONS)], how="horizontal")
     return ParsedBatch(
-        valid=rows.filter(~bad).drop(REASONS),
-        rejected=_records(rows.filter(bad).select(DELIVERY_DATE, SOURCE_FILE, ROW_NUMBER,
-                                                  REASONS), as_read),
+        valid=rows.filter(~bad),
+        rejected=_records(rejected, as_read),
         rejected_files=pl.DataFrame(rejected_files, schema={
             DELIVERY_DATE: pl.Date, "source_file": pl.String, "message": pl.String,
             "lines": pl.Int64}),
@@ -333,7 +356,11 @@ def _records(rejected: pl.DataFrame, as_read: dict[str, pl.DataFrame]) -> pl.Dat
 def _empty_typed(dataset: Dataset) -> pl.DataFrame:
     return pl.DataFrame(schema={**dataset.dtypes, SOURCE_FILE: pl.String,
                                 DELIVERY_DATE: pl.Date, ROW_NUMBER: pl.Int64,
-                                EXTRA: pl.String, REASONS: pl.List(pl.String)})
+                                EXTRA: pl.String})
+
+
+def _empty_cast_failures() -> pl.DataFrame:
+    return pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "column": pl.String, "reason": pl.String})
 
 
 def _empty_rejected() -> pl.DataFrame:

@@ -52,5 +52,6 @@ class Warehouse(ConfigurableResource):
         self.work_path.parent.mkdir(parents=True, exist_ok=True)
         with DuckDBResource(database=str(self.work_path)).get_connection() as connection:
             connection.execute("SET TimeZone = 'UTC'")
+            connection.execute(f"SET memory_limit = '{self.settings().duckdb_memory_limit}'")
             sql.run(connection, sql.load("warehouse_schema"))
             yield connection

@@ -25,6 +25,7 @@ class PipelineSettings(BaseModel):
     plan_tiers: list[str] = Field(default_factory=lambda: ["starter", "professional", "enterprise"])
     partitions_start: dt.date = dt.date(2026, 1, 1)
     schedule_hour: int = Field(2, ge=0, le=23)
+    duckdb_memory_limit: str = Field("2GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
 
     @field_validator("ready_datasets")
     @classmethod
