@@ -409,7 +409,8 @@ def invoices(accounts: pl.DataFrame, subscription_rows: pl.DataFrame, first: dt.
                           | (pl.col("end_date") > pl.col("issued_date"))))
                .group_by("account_id", "issued_date", "currency")
                .agg(pl.col("mrr").sum().round(2).alias("amount")))
-    monthly = monthly.join(accounts.select("account_id", "propensity"), on="account_id")
+    monthly = (monthly.join(accounts.select("account_id", "propensity"), on="account_id")
+               .sort("account_id", "issued_date", "currency"))
     n = monthly.height
     p = monthly["propensity"].to_numpy()
     delay = np.round(rng.normal(20 - 30 * p, 8)).astype(int)  # days after due
