@@ -163,18 +163,20 @@ def _write_raw_files(dataset: Dataset, folder: Path, group: list[Delivery],
     """One Parquet file per delivery, renamed into place over the previous one."""
     timestamps = [name for name, dtype in parsed.valid.schema.items()
                   if isinstance(dtype, pl.Datetime)]
+    columns = list(raw_schema(dataset))
     valid = parsed.valid.with_columns(
         *(pl.col(name).dt.replace_time_zone(None) for name in timestamps),
         pl.lit(run_id).alias(RUN_ID),
-    )
-    by_day = valid.partition_by(DELIVERY_DATE, as_dict=True)
-    empty = pl.DataFrame(schema=raw_schema(dataset))
+    ).select(columns)
+    # Rows stay in delivery order, so each delivery is a zero-copy slice.
+    counts = dict(valid.group_by(DELIVERY_DATE).len().iter_rows())
+    offset = 0
     for delivery in group:
         target = folder / f"{delivery.delivery_date}.parquet"
         staging = target.with_suffix(f".{run_id}.tmp")
-        rows = by_day.get((delivery.delivery_date,), empty)
-        rows.select(list(empty.columns)).write_parquet(staging, compression="lz4",
-                                                       statistics=False)
+        rows = counts.get(delivery.delivery_date, 0)
+        valid.slice(offset, rows).write_parquet(staging, compression="lz4", statistics=False)
+        offset += rows
         os.replace(staging, target)
 
 
