@@ -147,17 +147,25 @@ NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M
                  "%Y-%m-%d %H:%M")
 
 
-def _timestamp_from_text(text: pl.Expr) -> pl.Expr:
+def timestamps_from_text(text: pl.Series) -> pl.Series:
     """ISO-8601 text to UTC: an offset is applied, `Z` or no offset means UTC, a bare
-    date is midnight. Each layout is one fixed-format parse; the first that fits wins."""
-    text = text.str.strip_suffix("Z").str.strip_suffix("z")
+    date is midnight. Layouts are tried in turn, only while some value is still
+    unparsed: a file written in one layout costs one parse."""
+    text = text.str.strip_chars().str.strip_suffix("Z").str.strip_suffix("z")
     parse = {"time_unit": "us", "strict": False}
-    aware = [text.str.to_datetime(layout, time_zone="UTC", **parse) for layout in AWARE_FORMATS]
-    naive = [text.str.to_datetime(layout, **parse).dt.replace_time_zone("UTC")
-             for layout in NAIVE_FORMATS]
-    midnight = (text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
-                .dt.replace_time_zone("UTC"))
-    return pl.coalesce(*aware, *naive, midnight)
+    layouts = [lambda t, f=f: t.str.to_datetime(f, time_zone="UTC", **parse)
+               for f in AWARE_FORMATS]
+    layouts += [lambda t, f=f: t.str.to_datetime(f, **parse).dt.replace_time_zone("UTC")
+                for f in NAIVE_FORMATS]
+    layouts.append(lambda t: t.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
+                   .dt.replace_time_zone("UTC"))
+    result = pl.Series(text.name, [None] * len(text), dtype=pl.Datetime("us", "UTC"))
+    for layout in layouts:
+        unparsed = result.is_null() & text.is_not_null()
+        if not unparsed.any():
+            break
+        result = result.fill_null(layout(text))
+    return result
 
 
 def _cast(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
@@ -175,8 +183,6 @@ def _cast(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
     if target == pl.String:
         return text
     text = text.str.strip_chars()
-    if isinstance(target, pl.Datetime):
-        return _timestamp_from_text(text)
     if target == pl.Date:
         return text.str.to_date("%Y-%m-%d", strict=False)
     if target == pl.Boolean:
@@ -209,13 +215,19 @@ def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
     if missing:
         raise FileRejected(f"{source_file}: missing required column(s) {', '.join(missing)}")
     extra = [name for name in frame.columns if name not in dtypes]
+    # Timestamps in text are parsed eagerly, one layout at a time (see above).
+    parsed = {name: timestamps_from_text(frame[name]).alias(f"_parsed_{name}")
+              for name, target in dtypes.items()
+              if isinstance(target, pl.Datetime) and frame.schema.get(name) == pl.String}
+    frame = frame.with_columns(parsed.values()) if parsed else frame
     casts, failed = [], {}
     for name, target in dtypes.items():
         column = dataset.columns[name]
         if name not in frame.columns:
             casts.append(pl.lit(None, dtype=target).alias(name))
             continue
-        typed = _cast(name, frame.schema[name], target)
+        typed = (pl.col(f"_parsed_{name}") if name in parsed
+                 else _cast(name, frame.schema[name], target))
         if name == "currency":
             typed = typed.str.strip_chars().str.to_uppercase()
         default = (column.metadata or {}).get("default")
