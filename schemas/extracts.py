@@ -11,7 +11,7 @@ Every check carries its reason as `error`, so a quarantined row reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
@@ -72,7 +72,6 @@ class Dataset:
     money: tuple[str, ...] = ()  # converted to USD with fx_rates
     plan_tier_column: str | None = None
     has_account: bool = True
-    extra: dict = field(default_factory=dict)
 
     def schema(self, plan_tiers: list[str] | None = None) -> pa.DataFrameSchema:
         columns = dict(self.columns)
