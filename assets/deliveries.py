@@ -72,6 +72,7 @@ class ParsedBatch:
     rejected: pl.DataFrame  # _delivery_date, source_file, row_number, record, reasons
     rejected_files: pl.DataFrame  # _delivery_date, source_file, message, lines
     rows_read: dict[dt.date, int] = field(default_factory=dict)
+    rows_loaded: dict[dt.date, int] = field(default_factory=dict)
     extra_columns: dict[dt.date, list[str]] = field(default_factory=dict)
 
 
@@ -318,7 +319,7 @@ def parse_deliveries(deliveries: list[Delivery], dataset: Dataset,
         extra_columns[delivery.delivery_date] = sorted(extras)
 
     rows = pl.concat([_empty_typed(dataset), *typed_frames], how="vertical_relaxed")
-    cast = pl.concat([pl.DataFrame(schema={**CAST_SCHEMA}), *failures])
+    cast = pl.concat([pl.DataFrame(schema=CAST_SCHEMA), *failures])
     rules = rule_failures(rows, dataset, plan_tiers)
     # A value that did not cast is reported once, not again as "must not be empty".
     rules = (rules.join(cast.select("position", "column", "cast_failed"),
@@ -336,13 +337,16 @@ def parse_deliveries(deliveries: list[Delivery], dataset: Dataset,
     rejected = pl.concat([rows[reasons["position"]].select(DELIVERY_DATE, SOURCE_FILE,
                                                             ROW_NUMBER),
                           reasons.select(REASONS)], how="horizontal")
+    valid = rows.filter(~bad)
+    loaded = dict(valid.group_by(DELIVERY_DATE).len().iter_rows())
     return ParsedBatch(
-        valid=rows.filter(~bad),
+        valid=valid,
         rejected=_records(rejected, as_read),
         rejected_files=pl.DataFrame(rejected_files, schema={
             DELIVERY_DATE: pl.Date, "source_file": pl.String, "message": pl.String,
             "lines": pl.Int64}),
         rows_read=rows_read,
+        rows_loaded={day: loaded.get(day, 0) for day in rows_read},
         extra_columns=extra_columns,
     )
 

@@ -3,8 +3,9 @@
 For as-of date D an asset loads every delivery folder dated <= D that is new or changed
 since it was last loaded (a snapshot dataset other than crm_accounts needs only its
 newest folder), into `raw.<dataset>` with lineage columns, and quarantines what breaks
-the contract. A folder is replaced as a whole in one transaction, so loading the same
-delivery twice changes nothing and a killed run leaves no half delivery behind.
+the contract. A delivery's raw rows are one Parquet file, renamed into place; its
+rejections and bookkeeping follow in one transaction. Loading the same delivery twice
+changes nothing, and a run killed in between loads the delivery again next time.
 """
 
 
@@ -44,8 +45,6 @@ from pipelines.settings import PipelineSettings
 from schemas.extracts import DATASETS, DELIVERY_DATE, Dataset
 
 RUN_ID = "_run_id"
-DUCKDB_TYPES = {pl.String: "VARCHAR", pl.Date: "DATE", pl.Int64: "BIGINT",
-                pl.Float64: "DOUBLE", pl.Boolean: "BOOLEAN"}
 
 
 def lake_dir(connection: duckdb.DuckDBPyConnection) -> Path:
@@ -169,12 +168,11 @@ def _write_raw_files(dataset: Dataset, folder: Path, group: list[Delivery],
         pl.lit(run_id).alias(RUN_ID),
     ).select(columns)
     # Rows stay in delivery order, so each delivery is a zero-copy slice.
-    counts = dict(valid.group_by(DELIVERY_DATE).len().iter_rows())
     offset = 0
     for delivery in group:
         target = folder / f"{delivery.delivery_date}.parquet"
         staging = target.with_suffix(f".{run_id}.tmp")
-        rows = counts.get(delivery.delivery_date, 0)
+        rows = parsed.rows_loaded[delivery.delivery_date]
         valid.slice(offset, rows).write_parquet(staging, compression="lz4", statistics=False)
         offset += rows
         os.replace(staging, target)
@@ -189,7 +187,6 @@ def _record_batch(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
     fingerprints, so the next run loads those deliveries again and ends in the same
     state."""
     files_written.result()
-    loaded = parsed.valid.group_by(DELIVERY_DATE).len().to_arrow()
     rejected = parsed.rejected.rename({DELIVERY_DATE: "delivery_date"}).with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(dataset.name).alias("dataset"),
         pl.lit("load").alias("stage"), pl.lit(None, dtype=pl.Date).alias("as_of_date"),
@@ -200,12 +197,13 @@ def _record_batch(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
         "fingerprint": [fingerprints[d.delivery_date] for d in group],
         "files": [len(d.files) for d in group],
         "rows_read": [parsed.rows_read[d.delivery_date] for d in group],
+        "rows_loaded": [parsed.rows_loaded[d.delivery_date] for d in group],
         "extra_columns": [parsed.extra_columns[d.delivery_date] for d in group],
-    }, schema_overrides={"files": pl.Int64, "rows_read": pl.Int64,
+    }, schema_overrides={"files": pl.Int64, "rows_read": pl.Int64, "rows_loaded": pl.Int64,
                          "extra_columns": pl.List(pl.String)}).to_arrow()
     days = [d.delivery_date for d in group]
     name = dataset.name
-    views = {"loaded_rows": loaded, "rejected_rows": rejected, "rejected_files": rejected_files,
+    views = {"rejected_rows": rejected, "rejected_files": rejected_files,
              "loaded_deliveries": per_delivery}
     connection.execute("BEGIN TRANSACTION")
     try:

@@ -1,4 +1,4 @@
--- Book-keeping for the deliveries just loaded (views loaded_deliveries, loaded_rows,
+-- Book-keeping for the deliveries just loaded (views loaded_deliveries,
 -- rejected_rows, rejected_files; parameters: dataset, run id).
 INSERT OR REPLACE INTO meta.deliveries
 SELECT
@@ -9,7 +9,7 @@ SELECT
     now()::TIMESTAMP AS loaded_at,
     d.files,
     d.rows_read,
-    (SELECT coalesce(sum(len), 0) FROM loaded_rows v WHERE v._delivery_date = d.delivery_date),
+    d.rows_loaded,
     (SELECT count(*) FROM rejected_rows r WHERE r.delivery_date = d.delivery_date),
     (SELECT count(*) FROM rejected_files f WHERE f._delivery_date = d.delivery_date),
     (SELECT coalesce(sum(lines), 0) FROM rejected_files f
