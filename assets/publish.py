@@ -58,8 +58,10 @@ def record_run(connection: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.dat
                            "WHERE run_id = ?", [as_of, run_id])
 
 
-def publish(connection: duckdb.DuckDBPyConnection, target: Path, run_id: str) -> dict[str, int]:
-    """Write the published schemas to a new file and move it over `target`."""
+def publish(connection: duckdb.DuckDBPyConnection, target: Path, run_id: str,
+            history_days: int = 400) -> dict[str, int]:
+    """Write the published schemas to a new file and move it over `target`; of
+    mart.health_measures, only the newest `history_days` dates."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{run_id}.tmp")
     staging.unlink(missing_ok=True)
@@ -77,11 +79,14 @@ def publish(connection: duckdb.DuckDBPyConnection, target: Path, run_id: str) ->
         for schema in PUBLISHED_SCHEMAS:
             connection.execute(f"CREATE SCHEMA published.{schema}")
         for schema, table, comment in tables:
-            select = "*"
+            select, where = "*", ""
             if (schema, table) == ("quarantine", "rejected_rows"):
                 select = f"* REPLACE ({redacted_record()} AS record)"
+            if (schema, table) == ("mart", "health_measures"):
+                where = (" WHERE as_of_date > (SELECT max(as_of_date) FROM mart.health_measures)"
+                         f" - {int(history_days)}")
             connection.execute(f"CREATE TABLE published.{schema}.{table} AS "
-                               f"SELECT {select} FROM {schema}.{table}")
+                               f"SELECT {select} FROM {schema}.{table}{where}")
             if comment:
                 connection.execute(f"COMMENT ON TABLE published.{schema}.{table} IS "
                                    f"{quote(comment)}")
@@ -118,7 +123,8 @@ def build_publish_asset(partitions_def: PartitionsDefinition, upstream: list[Ass
                 row_counts[table] = sql.scalar(connection, f"SELECT count(*) FROM {table}")
             record_run(connection, context.run.run_id, as_of, "success", row_counts=row_counts)
             try:
-                counts = publish(connection, warehouse.published_path, context.run.run_id)
+                counts = publish(connection, warehouse.published_path, context.run.run_id,
+                                 warehouse.settings().history_days)
             except BaseException as exc:
                 record_run(connection, context.run.run_id, as_of, "failed",
                            message=f"publish failed: {exc}")

@@ -31,7 +31,8 @@ def warehouse_for(args: argparse.Namespace):
     return Warehouse(extracts_dir=str(Path(extracts).resolve()),
                      warehouse=str(Path(published).resolve()),
                      work_db=os.environ.get("CSHEALTH_WORK_DB", ""),
-                     settings_file=os.environ.get("CSHEALTH_SETTINGS", ""))
+                     settings_file=os.environ.get("CSHEALTH_SETTINGS", ""),
+                     scorecard=args.scorecard or os.environ.get("CSHEALTH_SCORECARD", ""))
 
 
 def dates_to_run(args: argparse.Namespace) -> list[dt.date]:
@@ -86,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "default ./data/extracts)")
         command.add_argument("--warehouse", help="published DuckDB file ($CSHEALTH_WAREHOUSE, "
                                                  "default ./data/warehouse.duckdb)")
+        command.add_argument("--scorecard", metavar="NAME|FILE",
+                             help="scorecard for every account: five_dimension, "
+                                  "four_component or a YAML file ($CSHEALTH_SCORECARD, "
+                                  "default from config/pipeline.yaml)")
         command.add_argument("--verbose", action="store_true", help="show Dagster's log")
 
     run = commands.add_parser("run", help="run the pipeline for an as-of date or a range")

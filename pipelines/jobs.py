@@ -17,9 +17,11 @@ from dagster import (
 )
 
 from assets.core import CORE_ORDER, build_core_asset
+from assets.health import ACCOUNT_HEALTH, HEALTH_MEASURES, build_health_asset
 from assets.ingest import build_ingest_assets
 from assets.publish import build_publish_asset
 from pipelines.resources import Warehouse
+from pipelines.scorecards import scorecards_by_segment
 from pipelines.settings import load_settings
 
 DEFAULT_ENVIRONMENT = {
@@ -37,6 +39,7 @@ def warehouse_from_environment() -> Warehouse:
         warehouse=EnvVar("CSHEALTH_WAREHOUSE"),
         work_db=os.environ.get("CSHEALTH_WORK_DB", ""),
         settings_file=os.environ.get("CSHEALTH_SETTINGS", ""),
+        scorecard=os.environ.get("CSHEALTH_SCORECARD", ""),
     )
 
 
@@ -53,17 +56,20 @@ def build_definitions(warehouse: Warehouse | None = None,
                       include_date: dt.date | None = None) -> Definitions:
     warehouse = warehouse or warehouse_from_environment()
     settings = load_settings(warehouse.settings_file or None)
+    # A bad scorecard fails here, when the definitions load, naming the key.
+    scorecards_by_segment(warehouse.scorecard or settings.scorecard, settings.scorecard_by_segment)
     partitions = partitions_for(settings.partitions_start, include_date)
     ingest = build_ingest_assets(partitions)
     core = build_core_asset(partitions)
-    publish = build_publish_asset(partitions, [AssetKey(["core", name]) for name in CORE_ORDER])
+    health = build_health_asset(partitions, [AssetKey(["core", name]) for name in CORE_ORDER])
+    publish = build_publish_asset(partitions, [ACCOUNT_HEALTH, HEALTH_MEASURES])
     nightly = define_asset_job(
         NIGHTLY_JOB, selection=AssetSelection.all(), executor_def=in_process_executor,
-        description="Ingest, validate, build core and publish for one as-of date.")
+        description="Ingest, validate, build core, score and publish for one as-of date.")
     schedule = build_schedule_from_partitioned_job(
         nightly, hour_of_day=settings.schedule_hour, minute_of_hour=0)
     return Definitions(
-        assets=[*ingest, core, publish],
+        assets=[*ingest, core, health, publish],
         jobs=[nightly],
         schedules=[schedule],
         resources={"warehouse": warehouse},

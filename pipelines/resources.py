@@ -28,6 +28,7 @@ class Warehouse(ConfigurableResource):
     warehouse: str
     work_db: str = ""
     settings_file: str = ""
+    scorecard: str = ""  # overrides the settings' default scorecard (CSHEALTH_SCORECARD)
 
     @property
     def extracts_path(self) -> Path:
@@ -54,4 +55,5 @@ class Warehouse(ConfigurableResource):
             connection.execute("SET TimeZone = 'UTC'")
             connection.execute(f"SET memory_limit = '{self.settings().duckdb_memory_limit}'")
             sql.run(connection, sql.load("warehouse_schema"))
+            sql.run(connection, sql.load("health_tables"))
             yield connection

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SETTINGS_FILE = REPO_ROOT / "config" / "pipeline.yaml"
@@ -14,6 +22,22 @@ DEFAULT_SETTINGS_FILE = REPO_ROOT / "config" / "pipeline.yaml"
 
 class ConfigError(ValueError):
     """A configuration file is missing or holds a bad value."""
+
+
+class SegmentThresholds(BaseModel):
+    """Segment by ARR in USD: enterprise above `enterprise_above`, mid_market from
+    `mid_market_from` up to it, smb below."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enterprise_above: float = Field(100_000, gt=0)
+    mid_market_from: float = Field(25_000, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SegmentThresholds:
+        if self.mid_market_from > self.enterprise_above:
+            raise ValueError("mid_market_from must not be above enterprise_above")
+        return self
 
 
 class PipelineSettings(BaseModel):
@@ -26,6 +50,11 @@ class PipelineSettings(BaseModel):
     partitions_start: dt.date = dt.date(2026, 1, 1)
     schedule_hour: int = Field(2, ge=0, le=23)
     duckdb_memory_limit: str = Field("2GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
+    scorecard: str = "five_dimension"
+    scorecard_by_segment: dict[Literal["enterprise", "mid_market", "smb"], str] = Field(
+        default_factory=dict)
+    segments: SegmentThresholds = Field(default_factory=lambda: SegmentThresholds())
+    history_days: int = Field(400, ge=31)
 
     @field_validator("ready_datasets")
     @classmethod
@@ -49,8 +78,9 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     """One line per bad value, each naming the key it came from."""
     lines = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        lines.append(f"{source}: {key}: {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")
+        key = ".".join(str(part) for part in item["loc"])
+        lines.append(f"{source}: {key}: {message}" if key else f"{source}: {message}")
     return "; ".join(lines)
 
 

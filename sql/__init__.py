@@ -17,9 +17,18 @@ def load(name: str, **identifiers: str) -> str:
 
 
 def statements(text: str) -> list[str]:
-    """Split a SQL file into statements. Our files keep `;` out of string literals."""
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return [part.strip() for part in body.split(";") if part.strip()]
+    """Split SQL text into statements at `;` outside string literals, dropping `--`
+    comments outside them."""
+    parts = re.findall(r"'(?:[^']|'')*'|--[^\n]*|;|[^';-]+|-", text)
+    found, current = [], []
+    for part in parts:
+        if part == ";":
+            found.append("".join(current).strip())
+            current = []
+        elif not part.startswith("--"):
+            current.append(part)
+    found.append("".join(current).strip())
+    return [statement for statement in found if statement]
 
 
 def run(connection, text: str, parameters: dict | None = None) -> None:

@@ -13,7 +13,9 @@ import pytest
 
 import sql
 from assets.core import build_core
+from assets.health import build_health
 from assets.ingest import LoadReport, load_dataset
+from pipelines.scorecards import scorecards_by_segment
 from pipelines.settings import PipelineSettings
 from schemas.extracts import DATASETS
 
@@ -121,6 +123,7 @@ def connection(tmp_path: Path):
     con = duckdb.connect(str(tmp_path / "work.duckdb"))
     con.execute("SET TimeZone = 'UTC'")
     sql.run(con, sql.load("warehouse_schema"))
+    sql.run(con, sql.load("health_tables"))
     yield con
     con.close()
 
@@ -132,6 +135,14 @@ def load_all(connection, extracts: Path, as_of: dt.date, run_id: str = "run-1",
                for name, dataset in DATASETS.items()}
     build_core(connection, as_of, run_id)
     return reports
+
+
+def score(connection, as_of: dt.date, scorecard: str = "five_dimension",
+          by_segment: dict[str, str] | None = None,
+          settings: PipelineSettings = SETTINGS) -> dict:
+    """Score every account for `as_of` from the core layer, as the health asset does."""
+    return build_health(connection, as_of, scorecards_by_segment(scorecard, by_segment or {}),
+                        settings)
 
 
 def table(connection, query: str, *parameters) -> pl.DataFrame:

@@ -1,0 +1,89 @@
+-- What every measure of sql/measures/ reads, built once per run for $as_of:
+--  * scored_accounts: the accounts that get a score on $as_of, with segment and ARR;
+--  * user_days: one row per account, product user and UTC day with any product event,
+--    over the longest usage window of the scorecards in use ({usage_days} days);
+--  * feature_days: the last day each account used each catalog feature, same window;
+--  * helpers: clamp01(x), mrr_on(day), latest_nps(as_of, days).
+
+CREATE OR REPLACE TEMP MACRO clamp01(x) AS
+    CASE WHEN x IS NULL THEN NULL ELSE greatest(0.0, least(1.0, x)) END;
+
+-- MRR(x): the USD mrr of subscriptions with start_date <= x < end_date (null = open).
+CREATE OR REPLACE TEMP MACRO mrr_on(day) AS TABLE
+    SELECT account_id, sum(mrr_usd) AS mrr
+    FROM core.billing_subscriptions
+    WHERE start_date <= day AND (end_date IS NULL OR day < end_date)
+    GROUP BY account_id;
+
+-- Each contact's latest nps response in the `days` days ending on as_of; responses
+-- without a contact_id count one each.
+CREATE OR REPLACE TEMP MACRO latest_nps(as_of, days) AS TABLE
+    SELECT account_id, score
+    FROM core.surveys
+    WHERE survey_type = 'nps'
+      AND CAST(responded_at AS DATE) BETWEEN as_of - days + 1 AND as_of
+    QUALIFY contact_id IS NULL
+         OR row_number() OVER (PARTITION BY account_id, contact_id
+                               ORDER BY responded_at DESC, response_id DESC) = 1;
+
+-- Scored accounts: valid CRM rows of the snapshot in force whose contract has started,
+-- less churned ones (subscriptions started on or before $as_of and MRR($as_of) = 0).
+-- ARR is 12 * MRR($as_of) in USD, or the CRM arr for an account with no subscriptions.
+-- Each account's scorecard comes from its segment (segment_scorecards, from config).
+CREATE OR REPLACE TEMP TABLE scored_accounts AS
+WITH subscriptions AS (
+    SELECT account_id, bool_or(start_date <= $as_of) AS started
+    FROM core.billing_subscriptions
+    GROUP BY account_id
+),
+accounts AS (
+    SELECT
+        account.account_id,
+        account.account_name,
+        account.csm_owner,
+        account.licensed_seats,
+        account.executive_sponsor_identified,
+        account.executive_sponsor_engaged,
+        account.renewal_budget_confirmed,
+        CASE WHEN subscriptions.account_id IS NULL THEN account.arr_usd
+             ELSE 12 * coalesce(mrr.mrr, 0) END AS arr
+    FROM core.crm_accounts AS account
+    LEFT JOIN subscriptions USING (account_id)
+    LEFT JOIN mrr_on($as_of) AS mrr USING (account_id)
+    WHERE account.contract_start_date <= $as_of
+      AND NOT (coalesce(subscriptions.started, false) AND coalesce(mrr.mrr, 0) = 0)
+)
+SELECT accounts.*, segments.segment, segment_scorecards.scorecard
+FROM accounts
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN accounts.arr > {enterprise_above} THEN 'enterprise'
+                WHEN accounts.arr >= {mid_market_from} THEN 'mid_market'
+                ELSE 'smb' END AS segment
+) AS segments
+JOIN segment_scorecards USING (segment);
+
+CREATE OR REPLACE TEMP TABLE user_days AS
+SELECT
+    event.account_id,
+    event.user_id,
+    CAST(event.occurred_at AS DATE) AS day,
+    count(*) AS events,
+    count(*) FILTER (WHERE event.event_name = 'login') AS logins
+FROM core.product_events AS event
+SEMI JOIN scored_accounts USING (account_id)
+WHERE event.occurred_at >= CAST($as_of - {usage_days} + 1 AS TIMESTAMP)
+  AND event.occurred_at < CAST($as_of + 1 AS TIMESTAMP)
+GROUP BY ALL;
+
+CREATE OR REPLACE TEMP TABLE feature_days AS
+SELECT
+    event.account_id,
+    event.event_name AS feature,
+    catalog.is_core,
+    max(CAST(event.occurred_at AS DATE)) AS last_day
+FROM core.product_events AS event
+JOIN core.feature_catalog AS catalog ON catalog.feature = event.event_name
+SEMI JOIN scored_accounts ON scored_accounts.account_id = event.account_id
+WHERE event.occurred_at >= CAST($as_of - {usage_days} + 1 AS TIMESTAMP)
+  AND event.occurred_at < CAST($as_of + 1 AS TIMESTAMP)
+GROUP BY ALL;

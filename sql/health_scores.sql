@@ -1,0 +1,155 @@
+-- Measure values -> dimension scores -> health score, tier and flags for $as_of, written
+-- over the rows of that date in mart.health_measures and mart.account_health.
+-- Reads: scored_accounts, measure_values (health_inputs.sql + sql/measures/) and the
+-- scorecard config tables scorecard_measures, scorecard_bands, scorecard_tiers,
+-- scorecard_settings (assets/health.py).
+--
+-- Missing data (health-scores contract): a missing measure is dropped and the others of
+-- its dimension keep their relative weights; a dimension left with no measure is dropped
+-- and its weight is spread over the others in proportion to their weights.
+
+-- Banded measures: the first band, top to bottom, whose bound holds for raw_value.
+CREATE OR REPLACE TEMP TABLE measure_bands AS
+SELECT
+    measured.account_id,
+    measured.measure,
+    arg_min(band.band, band.position) AS band,
+    arg_min(band.points, band.position) AS points
+FROM measure_values AS measured
+JOIN scorecard_bands AS band
+  ON band.scorecard = measured.scorecard AND band.measure = measured.measure
+WHERE measured.raw_value IS NOT NULL
+  AND CASE band.comparison
+        WHEN 'above' THEN measured.raw_value > band.bound
+        WHEN 'at_least' THEN measured.raw_value >= band.bound
+        WHEN 'at_most' THEN measured.raw_value <= band.bound
+        WHEN 'below' THEN measured.raw_value < band.bound
+        ELSE true END
+GROUP BY ALL;
+
+CREATE OR REPLACE TEMP TABLE scored_measures AS
+WITH valued AS (
+    SELECT
+        account.account_id,
+        account.scorecard,
+        config.dimension,
+        config.dimension_weight,
+        config.measure,
+        config.measure_weight,
+        measured.raw_value,
+        CASE WHEN config.banded THEN banded.points / 100 ELSE measured.value END AS value,
+        banded.band
+    FROM scored_accounts AS account
+    JOIN scorecard_measures AS config USING (scorecard)
+    LEFT JOIN measure_values AS measured
+      ON measured.account_id = account.account_id AND measured.measure = config.measure
+    LEFT JOIN measure_bands AS banded
+      ON banded.account_id = account.account_id AND banded.measure = config.measure
+),
+dimensions AS (
+    SELECT
+        account_id,
+        dimension,
+        any_value(dimension_weight) AS dimension_weight,
+        sum(measure_weight) FILTER (WHERE value IS NOT NULL) AS weight_with_data,
+        sum(measure_weight * value) / weight_with_data AS mean_value
+    FROM valued
+    GROUP BY account_id, dimension
+),
+reweighted AS (
+    SELECT
+        *,
+        CASE WHEN weight_with_data IS NOT NULL THEN
+            dimension_weight * sum(dimension_weight) OVER account
+            / sum(CASE WHEN weight_with_data IS NOT NULL THEN dimension_weight END) OVER account
+        END AS effective_dimension_weight
+    FROM dimensions
+    WINDOW account AS (PARTITION BY account_id)
+)
+SELECT
+    valued.*,
+    valued.dimension_weight * valued.measure_weight AS weight,
+    CASE WHEN valued.value IS NULL THEN 0.0
+         ELSE reweighted.effective_dimension_weight * valued.measure_weight
+              / reweighted.weight_with_data END AS effective_weight,
+    effective_weight * coalesce(valued.value, 0.0) AS contribution,
+    reweighted.effective_dimension_weight * reweighted.mean_value AS dimension_score,
+    CASE WHEN valued.value IS NOT NULL THEN
+        valued.dimension_weight * valued.measure_weight
+        / sum(valued.dimension_weight * valued.measure_weight) OVER (PARTITION BY valued.account_id)
+    ELSE 0.0 END AS completeness_share
+FROM valued
+JOIN reweighted USING (account_id, dimension);
+
+DELETE FROM mart.health_measures WHERE as_of_date = $as_of;
+
+INSERT INTO mart.health_measures
+SELECT $as_of, account_id, scorecard, dimension, measure, raw_value, value, band, weight,
+       effective_weight, contribution
+FROM scored_measures
+ORDER BY account_id, dimension, measure;
+
+DELETE FROM mart.account_health WHERE as_of_date = $as_of;
+
+INSERT INTO mart.account_health
+WITH totals AS (
+    SELECT
+        account_id,
+        round(sum(contribution), 1) AS health_score,
+        round(sum(completeness_share), 6) AS data_completeness,
+        max(dimension_score) FILTER (WHERE dimension = 'usage') AS usage_score,
+        max(dimension_score) FILTER (WHERE dimension = 'engagement') AS engagement_score,
+        max(dimension_score) FILTER (WHERE dimension = 'support') AS support_score,
+        max(dimension_score) FILTER (WHERE dimension = 'satisfaction') AS satisfaction_score,
+        max(dimension_score) FILTER (WHERE dimension = 'financial') AS financial_score,
+        max(dimension_score) FILTER (WHERE dimension = 'product_engagement')
+            AS product_engagement_score,
+        max(dimension_score) FILTER (WHERE dimension = 'relationship') AS relationship_score,
+        max(dimension_score) FILTER (WHERE dimension = 'sentiment') AS sentiment_score
+    FROM scored_measures
+    GROUP BY account_id
+),
+tiered AS (
+    SELECT totals.account_id,
+           arg_min(tier.tier, tier.position) AS tier,
+           arg_min(tier.colour, tier.position) AS colour,
+           arg_min(tier.review_cadence, tier.position) AS review_cadence
+    FROM totals
+    JOIN scored_accounts AS account USING (account_id)
+    JOIN scorecard_tiers AS tier
+      ON tier.scorecard = account.scorecard AND totals.health_score >= tier.min_score
+    GROUP BY totals.account_id
+)
+SELECT
+    $as_of AS as_of_date,
+    account.account_id,
+    account.account_name,
+    account.segment,
+    account.csm_owner,
+    account.arr,
+    account.scorecard,
+    totals.health_score,
+    tiered.tier,
+    tiered.colour,
+    totals.usage_score,
+    totals.engagement_score,
+    totals.support_score,
+    totals.satisfaction_score,
+    totals.financial_score,
+    totals.product_engagement_score,
+    totals.relationship_score,
+    totals.sentiment_score,
+    totals.data_completeness,
+    list_filter([
+        CASE WHEN totals.data_completeness < settings.low_data_below THEN 'low_data' END,
+        CASE WHEN account.csm_owner IS NULL THEN 'unassigned_csm' END
+    ], lambda flag: flag IS NOT NULL) AS flags,
+    NULL AS score_delta_7d,
+    NULL AS score_delta_30d,
+    tiered.review_cadence,
+    NULL AS top_drivers
+FROM scored_accounts AS account
+JOIN totals USING (account_id)
+JOIN scorecard_settings AS settings USING (scorecard)
+LEFT JOIN tiered USING (account_id)
+ORDER BY account.account_id;
