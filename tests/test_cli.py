@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import D1, D2, rows_of, write_delivery
 
 from pipelines.cli import main
-from tests.conftest import D1, D2, rows_of, write_delivery
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import load_all, table
 
 from pipelines.demo_book import BookShape, generate_book
-from tests.conftest import load_all, table
 
 SHAPE = BookShape(accounts=500, days=120, seed=7, end=dt.date(2026, 6, 30))
 

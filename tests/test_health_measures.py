@@ -509,3 +509,76 @@ def test_four_component_score(scored):
     assert a1["data_completeness"] == pytest.approx(1 - 0.4 / 3)
     assert measures[("A1", "dau_mau")]["value"] == 0.15
     assert a1["usage_score"] is None
+
+
+# --- datasets never delivered, and depth_of_use among peers ----------------------------
+
+
+def score_book(tmp_path, book: dict[str, list[dict]], scorecard: str):
+    import duckdb
+
+    import sql
+
+    write_book(tmp_path / "extracts", book)
+    connection = duckdb.connect(str(tmp_path / "work.duckdb"))
+    connection.execute("SET TimeZone = 'UTC'")
+    sql.run(connection, sql.load("warehouse_schema"))
+    sql.run(connection, sql.load("health_tables"))
+    load_all(connection, tmp_path / "extracts", D)
+    score(connection, D, scorecard)
+    health = {r["account_id"]: r for r in table(
+        connection, "SELECT * FROM mart.account_health").to_dicts()}
+    measures = {(r["account_id"], r["measure"]): r for r in table(
+        connection, "SELECT * FROM mart.health_measures").to_dicts()}
+    connection.close()
+    return health, measures
+
+
+def test_absent_datasets_make_their_measures_missing_not_zero(tmp_path):
+    # Only crm_accounts was ever delivered: "no tickets" is not "1 when no tickets".
+    health, measures = score_book(tmp_path, {"crm_accounts": BOOK["crm_accounts"]},
+                                  "five_dimension")
+    assert all(measures[("A2", m)]["value"] is None for m in (
+        "seat_utilisation", "ticket_volume", "critical_share", "contact_recency",
+        "qbr_participation", "payment_status", "expansion"))
+    # Only renewal_budget is left: financial takes all 100 points.
+    a1 = health["A1"]
+    assert a1["financial_score"] == 100 and a1["health_score"] == 100
+    assert a1["usage_score"] is None and a1["support_score"] is None
+    # completeness: renewal_budget is 10/100 * 0.3 of the weight
+    assert a1["data_completeness"] == pytest.approx(0.03)
+    assert "low_data" in a1["flags"]
+    assert health["A2"]["health_score"] == 0  # budget not confirmed
+
+
+def test_absent_product_events_drop_usage_only(tmp_path):
+    book = {name: rows for name, rows in BOOK.items() if name != "product_events"}
+    health, _ = score_book(tmp_path, book, "five_dimension")
+    a1 = health["A1"]
+    assert a1["usage_score"] is None
+    # the other four dimensions as worked above, scaled by 100 / 70
+    assert a1["engagement_score"] == pytest.approx(21.0625 * 100 / 70)
+    assert a1["health_score"] == round((21.0625 + 11.9 + 10.2375 + 6.5) * 100 / 70, 1)
+    assert a1["data_completeness"] == pytest.approx(0.7)
+
+
+def test_depth_of_use_ranks_within_the_segment(tmp_path):
+    # B1..B5 (smb): one user each with 4, 8, 12, 16, 20 events in W(28): 1..5 per week.
+    # percent_rank: 0, 0.25, 0.5, 0.75, 1. B6 (smb) has no events: missing.
+    # E1 is enterprise and alone with active users there: missing.
+    accounts = [account(f"B{n}", arr=10000) for n in range(1, 7)] + [
+        account("E1", arr=500000)]
+    events_ = [event for n in range(1, 6)
+               for event in events(f"B{n}", f"UB{n}", "reports",
+                                   *[f"2026-03-{10 + k % 10:02d}T08:00:00Z"
+                                     for k in range(4 * n)])]
+    events_ += events("E1", "UE1", "reports", "2026-03-20T08:00:00Z")
+    _, measures = score_book(tmp_path, {"crm_accounts": accounts, "product_events": events_},
+                             "four_component")
+    ranks = {a: measures[(a, "depth_of_use")]["raw_value"] for a in ("B1", "B2", "B3", "B4",
+                                                                     "B5", "B6", "E1")}
+    assert ranks == {"B1": 0, "B2": 0.25, "B3": 0.5, "B4": 0.75, "B5": 1, "B6": None,
+                     "E1": None}
+    bands = {a: measures[(a, "depth_of_use")]["band"] for a in ranks}
+    assert bands == {"B1": "critical", "B2": "at_risk", "B3": "good", "B4": "excellent",
+                     "B5": "excellent", "B6": None, "E1": None}

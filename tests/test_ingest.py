@@ -7,10 +7,10 @@ import json
 
 import polars as pl
 import pytest
+from conftest import D1, D2, D3, SETTINGS, load_all, rows_of, table, write_delivery
 
 from assets.ingest import load_dataset, run_checks
 from schemas.extracts import DATASETS
-from tests.conftest import D1, D2, D3, SETTINGS, load_all, rows_of, table, write_delivery
 
 FORMATS = ["csv", "csv.gz", "parquet", "jsonl", "jsonl.gz"]
 

@@ -6,13 +6,13 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+from conftest import D1, SETTINGS, rows_of, write_delivery
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sql
 from assets.ingest import load_dataset, run_checks
 from schemas.extracts import DATASETS
-from tests.conftest import D1, SETTINGS, rows_of, write_delivery
 
 FAULTS = {
     "none": {},

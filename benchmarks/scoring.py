@@ -1,0 +1,400 @@
+"""Scoring benchmark on the 20,000-account book: build_health against a hand-written query.
+
+    .venv/bin/python benchmarks/scoring.py [--scorecard four_component] [--repeat 3]
+                                           [--breakdown]
+
+Scores every account for the book's last day D with the real code path and compares it
+with one hand-written DuckDB query that computes the product-usage measures straight from
+the core layer. Each phase runs in its own process so its peak RSS is its own:
+  setup     - a working database with the whole book ingested and the core layer built
+              for D, in benchmarks/.cache/scoring-bench/ (git-ignored); reused while its
+              marker file says it is complete;
+  scoring   - build_health for D, --repeat times (a rerun replaces the date's rows);
+  reference - the REFERENCE query, --repeat times, then compared with the usage measures
+              that scoring wrote to mart.health_measures;
+  breakdown - (--breakdown) a copy of build_health's flow that times every statement and
+              keeps DuckDB's profile of each in benchmarks/.cache/scoring-bench/profiles/.
+No time is asserted: the figures are printed beside their targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # `benchmarks` is not an installed package
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.ingest import CACHE, END, make_book  # noqa: E402
+
+WORK = CACHE / "scoring-bench"
+DATABASE = WORK / "work.duckdb"
+MARKER = WORK / ".complete"
+PROFILES = WORK / "profiles"
+TARGET_RATIO = 1.5  # scoring / reference
+TARGET_SECONDS = 15
+TARGET_RSS_MB = 4096
+
+# The product-usage measures of both scorecards for every account whose contract has
+# started, from the core layer alone. W(n) is the n UTC days ending on D.
+REFERENCE = """
+CREATE OR REPLACE TEMP TABLE reference AS
+WITH events AS (  -- W(30); occurred_at is UTC wall-clock time
+    SELECT account_id, user_id, event_name,
+           CAST(occurred_at AS DATE) AS day,
+           occurred_at >= CAST(DATE '{w28_first}' AS TIMESTAMP) AS in_w28
+    FROM core.product_events
+    WHERE occurred_at >= CAST(DATE '{w30_first}' AS TIMESTAMP)
+      AND occurred_at < CAST(DATE '{after_d}' AS TIMESTAMP)
+),
+usage AS (
+    SELECT
+        events.account_id,
+        count(DISTINCT events.user_id) AS active_users,
+        count(DISTINCT catalog.feature) AS features_used,
+        count(DISTINCT catalog.feature) FILTER (WHERE catalog.is_core) AS core_features_used,
+        count(DISTINCT (events.user_id, events.day)) AS user_days,
+        count(*) FILTER (WHERE events.in_w28 AND events.event_name = 'login') AS logins_w28,
+        count(*) FILTER (WHERE events.in_w28) AS events_w28,
+        count(DISTINCT events.user_id) FILTER (WHERE events.in_w28) AS active_users_w28
+    FROM events
+    LEFT JOIN core.feature_catalog AS catalog ON catalog.feature = events.event_name
+    GROUP BY events.account_id
+),
+catalog AS (
+    SELECT count(*) AS features, count(*) FILTER (WHERE is_core) AS core_features
+    FROM core.feature_catalog
+)
+SELECT
+    account.account_id,
+    account.licensed_seats,
+    coalesce(usage.active_users, 0) AS active_users,
+    coalesce(usage.features_used, 0) / nullif(catalog.features, 0) AS feature_breadth,
+    coalesce(usage.logins_w28, 0) AS logins,
+    usage.user_days / 30 / nullif(usage.active_users, 0) AS dau_mau,
+    coalesce(usage.core_features_used, 0) / nullif(catalog.core_features, 0)
+        AS core_feature_adoption,
+    usage.events_w28 / nullif(usage.active_users_w28, 0) / (28 / 7) AS events_per_user_week
+FROM core.crm_accounts AS account
+CROSS JOIN catalog
+LEFT JOIN usage USING (account_id)
+WHERE account.contract_start_date <= DATE '{d}'
+"""
+
+# The reference's columns as the raw_value of the scorer's measures, where the scorecard's
+# window is the reference's (30 days, logins 28): the two must agree.
+REFERENCE_AS_MEASURES = {
+    "seat_utilisation": "active_users / licensed_seats",
+    "feature_breadth": "feature_breadth",
+    "login_rate": "logins / (28 / 7) / licensed_seats",
+    "dau_mau": "dau_mau",
+    "core_feature_adoption": "core_feature_adoption",
+}
+
+
+def reference_sql(day: dt.date) -> str:
+    return REFERENCE.format(d=day, after_d=day + dt.timedelta(days=1),
+                            w30_first=day - dt.timedelta(days=29),
+                            w28_first=day - dt.timedelta(days=27))
+
+
+def connect(database: Path, settings):
+    """The pipeline's session settings (pipelines/resources.py: Warehouse.connect)."""
+    import duckdb
+
+    connection = duckdb.connect(str(database))
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
+    return connection
+
+
+def peak_rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def timings(seconds: list[float]) -> dict:
+    return {"runs": [round(s, 3) for s in seconds], "min": round(min(seconds), 3),
+            "median": round(statistics.median(seconds), 3)}
+
+
+def setup_phase(book: Path, day: dt.date) -> dict:
+    """Ingest every delivery up to `day` into an empty database and build core for it."""
+    import sql
+    from assets.core import build_core
+    from assets.ingest import load_dataset
+    from pipelines.settings import load_settings
+    from schemas.extracts import DATASETS
+
+    settings = load_settings()
+    connection = connect(DATABASE, settings)
+    sql.run(connection, sql.load("warehouse_schema"))
+    sql.run(connection, sql.load("health_tables"))
+    started = time.perf_counter()
+    for dataset in DATASETS.values():
+        load_dataset(connection, dataset, book, day, "bench", settings)
+    ingest_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    counts = build_core(connection, day, "bench")
+    core_seconds = time.perf_counter() - started
+    connection.close()
+    return {"ingest_seconds": round(ingest_seconds, 1), "core_seconds": round(core_seconds, 1),
+            "peak_rss_mb": peak_rss_mb(), "core_rows": counts}
+
+
+def scoring_phase(day: dt.date, scorecard: str, repeat: int) -> dict:
+    """build_health for `day`, `repeat` times in one process."""
+    import sql
+    from assets.health import build_health
+    from pipelines.scorecards import scorecards_by_segment
+    from pipelines.settings import load_settings
+
+    settings = load_settings()
+    connection = connect(DATABASE, settings)
+    seconds, summary = [], {}
+    for _ in range(repeat):
+        by_segment = scorecards_by_segment(scorecard, settings.scorecard_by_segment)
+        started = time.perf_counter()
+        summary = build_health(connection, day, by_segment, settings)
+        seconds.append(time.perf_counter() - started)
+    events = sql.scalar(connection, "SELECT count(*) FROM core.product_events")
+    connection.close()
+    return {**timings(seconds), "peak_rss_mb": peak_rss_mb(), "product_events": events,
+            "accounts_scored": summary["accounts_scored"], "tiers": summary["tiers"]}
+
+
+def reference_phase(day: dt.date, repeat: int) -> dict:
+    """The REFERENCE query, `repeat` times; then its agreement with mart.health_measures."""
+    import sql
+    from pipelines.settings import load_settings
+
+    connection = connect(DATABASE, load_settings())
+    query = reference_sql(day)
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        connection.execute(query)
+        seconds.append(time.perf_counter() - started)
+    peak = peak_rss_mb()
+    accounts = sql.scalar(connection, "SELECT count(*) FROM reference")
+    agreement = {}
+    for measure, expression in REFERENCE_AS_MEASURES.items():
+        compared, differ = connection.execute(f"""
+            SELECT count(*), count(*) FILTER (WHERE NOT (
+                       (measured.raw_value IS NULL AND expected IS NULL)
+                       OR abs(measured.raw_value - expected) <= 1e-9))
+            FROM mart.health_measures AS measured
+            JOIN (SELECT account_id, {expression} AS expected FROM reference) USING (account_id)
+            WHERE measured.as_of_date = ? AND measured.measure = ?""",
+                                              [day, measure]).fetchall()[0]
+        if compared:
+            agreement[measure] = {"compared": compared, "differ": differ}
+    connection.close()
+    return {**timings(seconds), "peak_rss_mb": peak, "accounts": accounts,
+            "agreement": agreement}
+
+
+def statement_label(statement: str) -> str:
+    found = re.search(r"(CREATE OR REPLACE TEMP (?:TABLE|MACRO) \w+|DELETE FROM [\w.]+|"
+                      r"INSERT INTO [\w.]+|UPDATE [\w.]+)", statement)
+    return found.group(1).replace("CREATE OR REPLACE TEMP ", "") if found else statement[:40]
+
+
+def operators(node: dict, found: list) -> list:
+    """(seconds, operator, rows, detail) of every operator of a DuckDB JSON profile."""
+    if node.get("operator_type"):
+        extra = node.get("extra_info") or {}
+        detail = " ".join(str(value) for key, value in extra.items()
+                          if key in ("Table", "Groups", "Aggregates", "Join Type",
+                                     "Conditions", "Function", "Partitions"))
+        found.append((node.get("operator_timing", 0.0), node["operator_type"],
+                      node.get("operator_cardinality", 0), re.sub(r"\s+", " ", detail)[:90]))
+    for child in node.get("children", []):
+        operators(child, found)
+    return found
+
+
+def breakdown_phase(day: dt.date, scorecard: str) -> dict:
+    """build_health's flow (assets/health.py) statement by statement, each one timed and
+    profiled; then each measure's query alone."""
+    import sql
+    from assets.health import config_frames, literal, measure_values_sql, usage_days
+    from pipelines.scorecards import MEASURES, scorecards_by_segment
+    from pipelines.settings import load_settings
+
+    settings = load_settings()
+    by_segment = scorecards_by_segment(scorecard, settings.scorecard_by_segment)
+    connection = connect(DATABASE, settings)
+    shutil.rmtree(PROFILES, ignore_errors=True)
+    PROFILES.mkdir(parents=True)
+    parameters = {"as_of": day}
+    steps = []
+
+    def timed(group: str, label: str, statement: str) -> None:
+        named = {key: value for key, value in parameters.items()
+                 if re.search(rf"\${key}\b", statement)}
+        slug = re.sub(r"\W+", "_", label)
+        profile = PROFILES / f"{len(steps):02d}-{group}-{slug}.json"
+        connection.execute(f"PRAGMA profiling_output = '{profile}'")
+        started = time.perf_counter()
+        connection.execute(statement, named)
+        seconds = time.perf_counter() - started
+        top = []
+        if profile.exists():
+            top = sorted(operators(json.loads(profile.read_text()), []), reverse=True)[:4]
+        steps.append({"group": group, "label": label, "seconds": round(seconds, 3),
+                      "top_operators": [[round(s, 3), name, rows, detail]
+                                        for s, name, rows, detail in top]})
+
+    delivered = {row[0] for row in connection.execute(
+        "SELECT dataset FROM core.dataset_status WHERE delivered").fetchall()}
+    connection.execute("PRAGMA enable_profiling = 'json'")
+    connection.execute("BEGIN TRANSACTION")
+    started = time.perf_counter()
+    for name, frame in config_frames(by_segment).items():
+        connection.register("config_frame", frame.to_arrow())
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM config_frame")
+        connection.unregister("config_frame")
+    steps.append({"group": "config", "label": "config tables",
+                  "seconds": round(time.perf_counter() - started, 3), "top_operators": []})
+    inputs = sql.load("health_inputs", usage_days=str(usage_days(by_segment)),
+                      enterprise_above=literal(settings.segments.enterprise_above),
+                      mid_market_from=literal(settings.segments.mid_market_from))
+    for statement in sql.statements(inputs):
+        timed("inputs", statement_label(statement), statement)
+    timed("measures", "TABLE measure_values (all measures)",
+          measure_values_sql(by_segment, delivered))
+    for name in ("health_scores", "health_history"):
+        for statement in sql.statements(sql.load(name)):
+            timed(name.removeprefix("health_"), statement_label(statement), statement)
+    connection.execute("COMMIT")
+    total = sum(step["seconds"] for step in steps)
+    # Each measure alone, after the flow (its inputs are the flow's temp tables).
+    for card in {card.name: card for card in by_segment.values()}.values():
+        for _, measure, _, _, config in card.measures():
+            if set(MEASURES[measure].datasets) <= delivered:
+                query = sql.load(MEASURES[measure].sql_file(measure), **{
+                    key: literal(value) for key, value in config.parameters.items()})
+                timed("alone", f"{card.name}.{measure}",
+                      f"CREATE OR REPLACE TEMP TABLE bench_measure AS {query}")
+    connection.execute("PRAGMA disable_profiling")
+    connection.close()
+    return {"seconds": round(total, 3), "peak_rss_mb": peak_rss_mb(), "steps": steps}
+
+
+def run_phase(name: str, *options: str) -> dict:
+    output = subprocess.run([sys.executable, __file__, "--phase", name, *options],
+                            check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def ensure_database(book: Path) -> dict:
+    """The setup phase's figures: from the marker when the database is complete."""
+    if MARKER.exists() and DATABASE.exists():
+        figures = json.loads(MARKER.read_text())
+        if figures.get("book") == book.name and figures.get("as_of") == str(END):
+            return {**figures, "reused": True}
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    started = time.perf_counter()
+    figures = run_phase("setup", "--book", str(book))
+    figures = {"book": book.name, "as_of": str(END),
+               "seconds": round(time.perf_counter() - started, 1), **figures}
+    MARKER.write_text(json.dumps(figures, indent=2))
+    return {**figures, "reused": False}
+
+
+def print_breakdown(result: dict) -> None:
+    print(f"breakdown (one profiled run, {result['seconds']:.2f} s in the flow, "
+          f"peak RSS {result['peak_rss_mb']:,} MB); profiles in {PROFILES}:")
+    for step in result["steps"]:
+        share = "" if step["group"] == "alone" else \
+            f"{100 * step['seconds'] / result['seconds']:5.1f}%"
+        print(f"  {step['group']:<9} {step['label']:<52} {step['seconds']:7.3f} s {share}")
+        if step["seconds"] >= 0.05 * result["seconds"]:
+            for seconds, name, rows, detail in step["top_operators"]:
+                print(f"      {seconds:7.3f} s  {name:<22} {rows:>12,} rows  {detail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--scorecard", default=None,
+                        help="score every account with this scorecard (default: settings)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time and profile each statement of the scoring flow")
+    parser.add_argument("--phase", choices=["setup", "scoring", "reference", "breakdown"])
+    parser.add_argument("--book")
+    args = parser.parse_args()
+    if args.phase:
+        if args.phase == "setup":
+            result = setup_phase(Path(args.book), END)
+        elif args.phase == "scoring":
+            result = scoring_phase(END, args.scorecard, args.repeat)
+        elif args.phase == "reference":
+            result = reference_phase(END, args.repeat)
+        else:
+            result = breakdown_phase(END, args.scorecard)
+        print(json.dumps(result))
+        return
+
+    from pipelines.settings import load_settings
+
+    scorecard = args.scorecard or load_settings().scorecard
+    book = make_book(args.accounts, args.days)
+    setup = ensure_database(book)
+    how = "reused" if setup["reused"] else "built"
+    print(f"book: {args.accounts:,} accounts, {args.days} days ({book})")
+    print(f"setup ({how} {DATABASE}): {setup['seconds']:.1f} s - ingest "
+          f"{setup['ingest_seconds']:.1f} s, core for {END} {setup['core_seconds']:.1f} s, "
+          f"peak RSS {setup['peak_rss_mb']:,} MB")
+    options = ["--scorecard", scorecard, "--repeat", str(args.repeat)]
+    scoring = run_phase("scoring", *options)
+    reference = run_phase("reference", *options)
+
+    ratio = scoring["min"] / reference["min"]
+    rows = [
+        ("scoring s (min / median)", f"{scoring['min']:.2f} / {scoring['median']:.2f}",
+         f"< {TARGET_SECONDS}", scoring["min"] < TARGET_SECONDS),
+        ("reference s (min / median)", f"{reference['min']:.2f} / {reference['median']:.2f}",
+         "", None),
+        ("ratio scoring / reference (min)", f"{ratio:.2f}x", f"<= {TARGET_RATIO}x",
+         ratio <= TARGET_RATIO),
+        ("peak RSS scoring MB", f"{scoring['peak_rss_mb']:,}", f"< {TARGET_RSS_MB:,}",
+         scoring["peak_rss_mb"] < TARGET_RSS_MB),
+        ("peak RSS reference MB", f"{reference['peak_rss_mb']:,}", f"< {TARGET_RSS_MB:,}",
+         reference["peak_rss_mb"] < TARGET_RSS_MB),
+        ("accounts scored", f"{scoring['accounts_scored']:,}",
+         f"(reference rows {reference['accounts']:,})", None),
+        ("rows in core.product_events", f"{scoring['product_events']:,}", "", None),
+    ]
+    print(f"scoring {END} with scorecard {scorecard}, {args.repeat} runs each:")
+    print(f"  {'':<32} {'value':>15}  {'target':<26}")
+    for label, value, target, met in rows:
+        verdict = "" if met is None else ("met" if met else "NOT met")
+        print(f"  {label:<32} {value:>15}  {target:<26} {verdict}")
+    print(f"  scoring runs {scoring['runs']}, reference runs {reference['runs']}; "
+          f"tiers {scoring['tiers']}")
+    for measure, counts in reference["agreement"].items():
+        print(f"  reference vs mart.health_measures {measure}: {counts['compared']:,} "
+              f"accounts compared, {counts['differ']:,} differ")
+    results = {"setup": setup, "scoring": scoring, "reference": reference}
+    if args.breakdown:
+        results["breakdown"] = run_phase("breakdown", "--scorecard", scorecard)
+        print_breakdown(results["breakdown"])
+    (WORK / f"results-{scorecard}.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
