@@ -46,30 +46,43 @@ TARGET_SECONDS = 15
 TARGET_RSS_MB = 4096
 
 # The product-usage measures of both scorecards for every account whose contract has
-# started, from the core layer alone. W(n) is the n UTC days ending on D.
+# started, from the core layer alone. W(n) is the n UTC days ending on D. Written for
+# speed as one would by hand: events are rolled up to user-days, then users, then
+# accounts (one GROUP BY with five count(DISTINCT ...) is about 1.5x slower).
 REFERENCE = """
 CREATE OR REPLACE TEMP TABLE reference AS
 WITH events AS (  -- W(30); occurred_at is UTC wall-clock time
-    SELECT account_id, user_id, event_name,
-           CAST(occurred_at AS DATE) AS day,
-           occurred_at >= CAST(DATE '{w28_first}' AS TIMESTAMP) AS in_w28
+    SELECT account_id, user_id, event_name, CAST(occurred_at AS DATE) AS day
     FROM core.product_events
     WHERE occurred_at >= CAST(DATE '{w30_first}' AS TIMESTAMP)
       AND occurred_at < CAST(DATE '{after_d}' AS TIMESTAMP)
 ),
-usage AS (
-    SELECT
-        events.account_id,
-        count(DISTINCT events.user_id) AS active_users,
-        count(DISTINCT catalog.feature) AS features_used,
-        count(DISTINCT catalog.feature) FILTER (WHERE catalog.is_core) AS core_features_used,
-        count(DISTINCT (events.user_id, events.day)) AS user_days,
-        count(*) FILTER (WHERE events.in_w28 AND events.event_name = 'login') AS logins_w28,
-        count(*) FILTER (WHERE events.in_w28) AS events_w28,
-        count(DISTINCT events.user_id) FILTER (WHERE events.in_w28) AS active_users_w28
+user_days AS (
+    SELECT account_id, user_id, day, count(*) AS events,
+           count(*) FILTER (WHERE event_name = 'login') AS logins
     FROM events
-    LEFT JOIN core.feature_catalog AS catalog ON catalog.feature = events.event_name
-    GROUP BY events.account_id
+    GROUP BY account_id, user_id, day
+),
+users AS (  -- the active users of W(30); the W(28) sums are null for those not in W(28)
+    SELECT account_id, user_id, count(*) AS active_days,
+           sum(events) FILTER (WHERE day >= DATE '{w28_first}') AS events_w28,
+           sum(logins) FILTER (WHERE day >= DATE '{w28_first}') AS logins_w28
+    FROM user_days
+    GROUP BY account_id, user_id
+),
+usage AS (
+    SELECT account_id, count(*) AS active_users, sum(active_days) AS user_days,
+           count(events_w28) AS active_users_w28, sum(events_w28) AS events_w28,
+           sum(logins_w28) AS logins_w28
+    FROM users
+    GROUP BY account_id
+),
+features AS (  -- catalog features used in W(30)
+    SELECT used.account_id, count(*) AS features_used,
+           count(*) FILTER (WHERE catalog.is_core) AS core_features_used
+    FROM (SELECT DISTINCT account_id, event_name FROM events) AS used
+    JOIN core.feature_catalog AS catalog ON catalog.feature = used.event_name
+    GROUP BY used.account_id
 ),
 catalog AS (
     SELECT count(*) AS features, count(*) FILTER (WHERE is_core) AS core_features
@@ -79,15 +92,16 @@ SELECT
     account.account_id,
     account.licensed_seats,
     coalesce(usage.active_users, 0) AS active_users,
-    coalesce(usage.features_used, 0) / nullif(catalog.features, 0) AS feature_breadth,
+    coalesce(features.features_used, 0) / nullif(catalog.features, 0) AS feature_breadth,
     coalesce(usage.logins_w28, 0) AS logins,
     usage.user_days / 30 / nullif(usage.active_users, 0) AS dau_mau,
-    coalesce(usage.core_features_used, 0) / nullif(catalog.core_features, 0)
+    coalesce(features.core_features_used, 0) / nullif(catalog.core_features, 0)
         AS core_feature_adoption,
-    usage.events_w28 / nullif(usage.active_users_w28, 0) / (28 / 7) AS events_per_user_week
+    usage.events_w28 / usage.active_users_w28 / (28 / 7) AS events_per_user_week
 FROM core.crm_accounts AS account
 CROSS JOIN catalog
 LEFT JOIN usage USING (account_id)
+LEFT JOIN features USING (account_id)
 WHERE account.contract_start_date <= DATE '{d}'
 """
 
@@ -123,7 +137,9 @@ def peak_rss_mb() -> int:
 
 
 def timings(seconds: list[float]) -> dict:
-    return {"runs": [round(s, 3) for s in seconds], "min": round(min(seconds), 3),
+    """The first run is cold for DuckDB's buffers (the OS page cache is warm)."""
+    return {"runs": [round(s, 3) for s in seconds], "first": round(seconds[0], 3),
+            "min": round(min(seconds), 3),
             "median": round(statistics.median(seconds), 3)}
 
 
@@ -210,15 +226,18 @@ def statement_label(statement: str) -> str:
 
 
 def operators(node: dict, found: list) -> list:
-    """(seconds, operator, rows, detail) of every operator of a DuckDB JSON profile."""
-    if node.get("operator_type"):
+    """(seconds, operator, rows out, detail) of every operator of a DuckDB JSON profile
+    (DuckDB 2: `type`, `timing`, `intermediate_rows`; 1.x: `operator_*`)."""
+    kind = node.get("type") or node.get("operator_type")
+    if kind:
         extra = node.get("extra_info") or {}
-        detail = " ".join(str(value) for key, value in extra.items()
-                          if key in ("Table", "Groups", "Aggregates", "Join Type",
-                                     "Conditions", "Function", "Partitions"))
-        found.append((node.get("operator_timing", 0.0), node["operator_type"],
-                      node.get("operator_cardinality", 0), re.sub(r"\s+", " ", detail)[:90]))
-    for child in node.get("children", []):
+        detail = "; ".join(f"{key}: {value}" for key, value in extra.items()
+                           if key in ("Table", "Groups", "Aggregates", "Join Type",
+                                      "Conditions", "Function", "CTE Name"))
+        found.append((node.get("timing", node.get("operator_timing", 0.0)), kind,
+                      node.get("intermediate_rows", node.get("operator_cardinality", 0)),
+                      re.sub(r"\s+", " ", detail)[:110]))
+    for child in node.get("operator", []) + node.get("children", []):
         operators(child, found)
     return found
 
@@ -257,7 +276,6 @@ def breakdown_phase(day: dt.date, scorecard: str) -> dict:
 
     delivered = {row[0] for row in connection.execute(
         "SELECT dataset FROM core.dataset_status WHERE delivered").fetchall()}
-    connection.execute("PRAGMA enable_profiling = 'json'")
     connection.execute("BEGIN TRANSACTION")
     started = time.perf_counter()
     for name, frame in config_frames(by_segment).items():
@@ -266,6 +284,7 @@ def breakdown_phase(day: dt.date, scorecard: str) -> dict:
         connection.unregister("config_frame")
     steps.append({"group": "config", "label": "config tables",
                   "seconds": round(time.perf_counter() - started, 3), "top_operators": []})
+    connection.execute("PRAGMA enable_profiling = 'json'")  # each statement sets its file
     inputs = sql.load("health_inputs", usage_days=str(usage_days(by_segment)),
                       enterprise_above=literal(settings.segments.enterprise_above),
                       mid_market_from=literal(settings.segments.mid_market_from))
@@ -293,7 +312,7 @@ def breakdown_phase(day: dt.date, scorecard: str) -> dict:
 
 def run_phase(name: str, *options: str) -> dict:
     output = subprocess.run([sys.executable, __file__, "--phase", name, *options],
-                            check=True, capture_output=True, text=True).stdout
+                            check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -315,7 +334,9 @@ def ensure_database(book: Path) -> dict:
 
 def print_breakdown(result: dict) -> None:
     print(f"breakdown (one profiled run, {result['seconds']:.2f} s in the flow, "
-          f"peak RSS {result['peak_rss_mb']:,} MB); profiles in {PROFILES}:")
+          f"peak RSS {result['peak_rss_mb']:,} MB); profiles in {PROFILES}")
+    print("  (statement wall time; under the heavy ones their costliest operators, "
+          "time summed over threads, rows out)")
     for step in result["steps"]:
         share = "" if step["group"] == "alone" else \
             f"{100 * step['seconds'] / result['seconds']:5.1f}%"
@@ -364,13 +385,16 @@ def main() -> None:
     reference = run_phase("reference", *options)
 
     ratio = scoring["min"] / reference["min"]
+    ratio_median = scoring["median"] / reference["median"]
     rows = [
         ("scoring s (min / median)", f"{scoring['min']:.2f} / {scoring['median']:.2f}",
-         f"< {TARGET_SECONDS}", scoring["min"] < TARGET_SECONDS),
+         f"< {TARGET_SECONDS}", scoring["median"] < TARGET_SECONDS),
         ("reference s (min / median)", f"{reference['min']:.2f} / {reference['median']:.2f}",
          "", None),
-        ("ratio scoring / reference (min)", f"{ratio:.2f}x", f"<= {TARGET_RATIO}x",
-         ratio <= TARGET_RATIO),
+        ("ratio scoring / reference (min / median)", f"{ratio:.2f} / {ratio_median:.2f}",
+         f"<= {TARGET_RATIO}x", max(ratio, ratio_median) <= TARGET_RATIO),
+        ("first run, cold: scoring / reference s",
+         f"{scoring['first']:.2f} / {reference['first']:.2f}", "", None),
         ("peak RSS scoring MB", f"{scoring['peak_rss_mb']:,}", f"< {TARGET_RSS_MB:,}",
          scoring["peak_rss_mb"] < TARGET_RSS_MB),
         ("peak RSS reference MB", f"{reference['peak_rss_mb']:,}", f"< {TARGET_RSS_MB:,}",
@@ -380,10 +404,10 @@ def main() -> None:
         ("rows in core.product_events", f"{scoring['product_events']:,}", "", None),
     ]
     print(f"scoring {END} with scorecard {scorecard}, {args.repeat} runs each:")
-    print(f"  {'':<32} {'value':>15}  {'target':<26}")
+    print(f"  {'':<42} {'value':>15}  {'target':<26}")
     for label, value, target, met in rows:
         verdict = "" if met is None else ("met" if met else "NOT met")
-        print(f"  {label:<32} {value:>15}  {target:<26} {verdict}")
+        print(f"  {label:<42} {value:>15}  {target:<26} {verdict}".rstrip())
     print(f"  scoring runs {scoring['runs']}, reference runs {reference['runs']}; "
           f"tiers {scoring['tiers']}")
     for measure, counts in reference["agreement"].items():

@@ -104,3 +104,23 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1, err
         assert err.startswith("cshealth: error: ") and message in err
+
+
+def test_a_range_publishes_the_same_scores_as_each_day_run_alone(tmp_path):
+    """`--from --to` against separate runs, last day first, into another warehouse."""
+    from pipelines.demo_book import BookShape, generate_book
+
+    shape = BookShape(accounts=8, days=10, seed=5, end=dt.date(2026, 5, 10))
+    extracts = tmp_path / "extracts"
+    generate_book(extracts, shape)
+    first, last = shape.last_day - dt.timedelta(days=1), shape.last_day
+    ranged, alone = tmp_path / "ranged.duckdb", tmp_path / "alone.duckdb"
+    assert run(extracts, ranged, "--from", first.isoformat(), "--to", last.isoformat()) == 0
+    assert run(extracts, alone, "--as-of", last.isoformat()) == 0
+    assert run(extracts, alone, "--as-of", first.isoformat()) == 0
+    query = "SELECT * FROM mart.account_health ORDER BY as_of_date, account_id"
+    rows = published(ranged, query)
+    assert {row[0] for row in rows} == {first, last}
+    assert published(alone, query) == rows
+    measures = "SELECT * FROM mart.health_measures ORDER BY ALL"
+    assert published(alone, measures) == published(ranged, measures)

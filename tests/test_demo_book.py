@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import load_all, table
+from conftest import load_all, score, table
 
+import sql
 from pipelines.demo_book import BookShape, generate_book
 
 SHAPE = BookShape(accounts=500, days=120, seed=7, end=dt.date(2026, 6, 30))
@@ -97,3 +98,13 @@ def test_the_book_is_the_same_for_the_same_seed(tmp_path):
     assert first == second
     day = (tmp_path / "a" / "crm_accounts" / "2026-06-30" / "accounts.csv").read_bytes()
     assert day == (tmp_path / "b" / "crm_accounts" / "2026-06-30" / "accounts.csv").read_bytes()
+
+
+def test_every_tier_of_the_default_scorecard_holds_a_tenth_of_the_accounts(demo_core):
+    sql.run(demo_core, sql.load("health_tables"))
+    score(demo_core, SHAPE.last_day)
+    shares = dict(table(demo_core, """
+        SELECT tier, count(*) / sum(count(*)) OVER () AS share
+        FROM mart.account_health GROUP BY tier""").rows())
+    assert set(shares) == {"healthy", "at_risk", "critical"}
+    assert min(shares.values()) >= 0.10, shares
