@@ -11,9 +11,11 @@ from pipelines.resources import Warehouse
 from pipelines.runner import run_as_of
 
 EXAMPLE_QUERIES = """\
--- the runs, newest first
-SELECT as_of_date, status, finished_at - started_at AS took
-FROM meta.runs ORDER BY started_at DESC LIMIT 5;
+-- the accounts to call first: critical, biggest first, with what moved their score
+SELECT account_name, csm_owner, segment, arr, health_score, tier, score_delta_7d, top_drivers
+FROM mart.account_health
+WHERE as_of_date = (SELECT max(as_of_date) FROM mart.account_health) AND tier = 'critical'
+ORDER BY arr DESC LIMIT 10;
 
 -- why rows were quarantined
 SELECT dataset, unnest(reasons) AS reason, count(*) AS rows
