@@ -295,7 +295,9 @@ def activities(accounts: pl.DataFrame, first: dt.date, last: dt.date,
         ("email_sent", 0.12), ("meeting_held", 0.035), ("call", 0.02), ("qbr", 1 / 95),
         ("executive_meeting", 0.006), ("training_session", 0.004),
     ):
-        rate = per_day * span * (0.35 + propensity if activity != "email_sent" else 1.0)
+        # Every account is emailed alike; how much else happens follows its propensity.
+        weight = np.ones_like(propensity) if activity == "email_sent" else 0.35 + propensity
+        rate = per_day * span * weight
         owner = _poisson_rows(rng, rate)
         day = start + rng.integers(0, span, owner.size)
         keep = rng.random(owner.size) < (0.3 + 0.7 * propensity[owner]
