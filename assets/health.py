@@ -1,8 +1,9 @@
 """Health layer: every scored account's measures, dimension scores, health score and tier
 for the partition's date, in `mart.health_measures` and `mart.account_health`.
 
-All accounts are scored at once in DuckDB: `sql/health_inputs.sql` builds what the
-measures share, each measure is one query in `sql/measures/`, `sql/health_scores.sql`
+All accounts are scored at once in DuckDB: `sql/health_inputs.sql` builds the scored
+accounts, `sql/usage_rollups.sql` rolls product events up by user and day, each measure
+is one query in `sql/measures/`, `sql/health_scores.sql`
 weighs them as the scorecard says and `sql/health_history.sql` derives deltas and
 drivers from the snapshots of other dates. The scorecards (YAML) reach the SQL as small
 tables: measures with weights, bands, tiers.
@@ -109,7 +110,9 @@ def measure_values_sql(by_segment: dict[str, Scorecard], delivered: set[str]) ->
                 f"FROM (\n{query}\n) AS measured\n"
                 "WHERE account_id IN (SELECT account_id FROM scored_accounts "
                 f"WHERE scorecard = '{scorecard.name}')")
-    return "CREATE OR REPLACE TEMP TABLE measure_values AS\n" + "\nUNION ALL\n".join(parts)
+    return ("CREATE OR REPLACE TEMP TABLE measure_values AS\n"
+            + sql.load("usage_rollups", usage_days=str(usage_days(by_segment)))
+            + "\nUNION ALL\n".join(parts))
 
 
 def build_health(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
@@ -127,7 +130,7 @@ def build_health(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
                                "SELECT * FROM config_frame")
             connection.unregister("config_frame")
         sql.run(connection, sql.load(
-            "health_inputs", usage_days=str(usage_days(by_segment)),
+            "health_inputs",
             enterprise_above=literal(settings.segments.enterprise_above),
             mid_market_from=literal(settings.segments.mid_market_from)), parameters)
         sql.run(connection, measure_values_sql(by_segment, delivered), parameters)

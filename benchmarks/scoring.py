@@ -1,7 +1,7 @@
 """Scoring benchmark on the 20,000-account book: build_health against a hand-written query.
 
     .venv/bin/python benchmarks/scoring.py [--scorecard four_component] [--repeat 3]
-                                           [--rounds 1] [--breakdown]
+                                           [--rounds 1]
 
 Scores every account for the book's last day D with the real code path and compares it
 with one hand-written DuckDB query that computes the product-usage measures straight from
@@ -11,9 +11,7 @@ the core layer. Each phase runs in its own process so its peak RSS is its own:
               marker file says it is complete;
   scoring   - build_health for D, --repeat times (a rerun replaces the date's rows);
   reference - the REFERENCE query, --repeat times, then compared with the usage measures
-              that scoring wrote to mart.health_measures;
-  breakdown - (--breakdown) a copy of build_health's flow that times every statement and
-              keeps DuckDB's profile of each in benchmarks/.cache/scoring-bench/profiles/.
+              that scoring wrote to mart.health_measures.
 Each run has a fresh connection with the pipeline's session settings. --rounds n runs n
 scoring and reference processes, alternating: a shared machine has slow spells of tens of
 seconds, and alternating puts both sides in them. No time is asserted: the figures are
@@ -25,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import resource
 import shutil
 import statistics
@@ -43,7 +40,6 @@ from benchmarks.ingest import CACHE, END, make_book  # noqa: E402
 WORK = CACHE / "scoring-bench"
 DATABASE = WORK / "work.duckdb"
 MARKER = WORK / ".complete"
-PROFILES = WORK / "profiles"
 TARGET_RATIO = 1.5  # scoring / reference
 TARGET_SECONDS = 15
 TARGET_RSS_MB = 4096
@@ -245,97 +241,6 @@ def reference_phase(day: dt.date, repeat: int) -> dict:
     return {**figures, "peak_rss_mb": peak_rss_mb(), "accounts": accounts, "agreement": found}
 
 
-def statement_label(statement: str) -> str:
-    found = re.search(r"(CREATE OR REPLACE TEMP (?:TABLE|MACRO) \w+|DELETE FROM [\w.]+|"
-                      r"INSERT INTO [\w.]+|UPDATE [\w.]+)", statement)
-    return found.group(1).replace("CREATE OR REPLACE TEMP ", "") if found else statement[:40]
-
-
-def operators(node: dict, found: list) -> list:
-    """(seconds, operator, rows out, detail) of every operator of a DuckDB JSON profile
-    (DuckDB 2: `type`, `timing`, `intermediate_rows`; 1.x: `operator_*`)."""
-    kind = node.get("type") or node.get("operator_type")
-    if kind:
-        extra = node.get("extra_info") or {}
-        detail = "; ".join(f"{key}: {value}" for key, value in extra.items()
-                           if key in ("Table", "Groups", "Aggregates", "Join Type",
-                                      "Conditions", "Function", "CTE Name"))
-        found.append((node.get("timing", node.get("operator_timing", 0.0)), kind,
-                      node.get("intermediate_rows", node.get("operator_cardinality", 0)),
-                      re.sub(r"\s+", " ", detail)[:110]))
-    for child in node.get("operator", []) + node.get("children", []):
-        operators(child, found)
-    return found
-
-
-def breakdown_phase(day: dt.date, scorecard: str) -> dict:
-    """build_health's flow (assets/health.py) statement by statement, each one timed and
-    profiled; then each measure's query alone."""
-    import sql
-    from assets.health import config_frames, literal, measure_values_sql, usage_days
-    from pipelines.scorecards import MEASURES, scorecards_by_segment
-    from pipelines.settings import load_settings
-
-    settings = load_settings()
-    by_segment = scorecards_by_segment(scorecard, settings.scorecard_by_segment)
-    connection = connect(DATABASE, settings)
-    shutil.rmtree(PROFILES, ignore_errors=True)
-    PROFILES.mkdir(parents=True)
-    parameters = {"as_of": day}
-    steps = []
-
-    def timed(group: str, label: str, statement: str) -> None:
-        named = {key: value for key, value in parameters.items()
-                 if re.search(rf"\${key}\b", statement)}
-        slug = re.sub(r"\W+", "_", label)
-        profile = PROFILES / f"{len(steps):02d}-{group}-{slug}.json"
-        connection.execute(f"PRAGMA profiling_output = '{profile}'")
-        started = time.perf_counter()
-        connection.execute(statement, named)
-        seconds = time.perf_counter() - started
-        top = []
-        if profile.exists():
-            top = sorted(operators(json.loads(profile.read_text()), []), reverse=True)[:4]
-        steps.append({"group": group, "label": label, "seconds": round(seconds, 3),
-                      "top_operators": [[round(s, 3), name, rows, detail]
-                                        for s, name, rows, detail in top]})
-
-    delivered = {row[0] for row in connection.execute(
-        "SELECT dataset FROM core.dataset_status WHERE delivered").fetchall()}
-    connection.execute("BEGIN TRANSACTION")
-    started = time.perf_counter()
-    for name, frame in config_frames(by_segment).items():
-        connection.register("config_frame", frame.to_arrow())
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM config_frame")
-        connection.unregister("config_frame")
-    steps.append({"group": "config", "label": "config tables",
-                  "seconds": round(time.perf_counter() - started, 3), "top_operators": []})
-    connection.execute("PRAGMA enable_profiling = 'json'")  # each statement sets its file
-    inputs = sql.load("health_inputs", usage_days=str(usage_days(by_segment)),
-                      enterprise_above=literal(settings.segments.enterprise_above),
-                      mid_market_from=literal(settings.segments.mid_market_from))
-    for statement in sql.statements(inputs):
-        timed("inputs", statement_label(statement), statement)
-    timed("measures", "TABLE measure_values (all measures)",
-          measure_values_sql(by_segment, delivered))
-    for name in ("health_scores", "health_history"):
-        for statement in sql.statements(sql.load(name)):
-            timed(name.removeprefix("health_"), statement_label(statement), statement)
-    connection.execute("COMMIT")
-    total = sum(step["seconds"] for step in steps)
-    # Each measure alone, after the flow (its inputs are the flow's temp tables).
-    for card in {card.name: card for card in by_segment.values()}.values():
-        for _, measure, _, _, config in card.measures():
-            if set(MEASURES[measure].datasets) <= delivered:
-                query = sql.load(MEASURES[measure].sql_file(measure), **{
-                    key: literal(value) for key, value in config.parameters.items()})
-                timed("alone", f"{card.name}.{measure}",
-                      f"CREATE OR REPLACE TEMP TABLE bench_measure AS {query}")
-    connection.execute("PRAGMA disable_profiling")
-    connection.close()
-    return {"seconds": round(total, 3), "peak_rss_mb": peak_rss_mb(), "steps": steps}
-
-
 def run_phase(name: str, *options: str) -> dict:
     output = subprocess.run([sys.executable, __file__, "--phase", name, *options],
                             check=True, stdout=subprocess.PIPE, text=True).stdout
@@ -358,20 +263,6 @@ def ensure_database(book: Path) -> dict:
     return {**figures, "reused": False}
 
 
-def print_breakdown(result: dict) -> None:
-    print(f"breakdown (one profiled run, {result['seconds']:.2f} s in the flow, "
-          f"peak RSS {result['peak_rss_mb']:,} MB); profiles in {PROFILES}")
-    print("  (statement wall time; under the heavy ones their costliest operators, "
-          "time summed over threads, rows out)")
-    for step in result["steps"]:
-        share = "" if step["group"] == "alone" else \
-            f"{100 * step['seconds'] / result['seconds']:5.1f}%"
-        print(f"  {step['group']:<9} {step['label']:<52} {step['seconds']:7.3f} s {share}")
-        if step["seconds"] >= 0.05 * result["seconds"]:
-            for seconds, name, rows, detail in step["top_operators"]:
-                print(f"      {seconds:7.3f} s  {name:<22} {rows:>12,} rows  {detail}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
@@ -381,9 +272,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per process")
     parser.add_argument("--rounds", type=int, default=1,
                         help="pairs of scoring and reference processes, alternating")
-    parser.add_argument("--breakdown", action="store_true",
-                        help="also time and profile each statement of the scoring flow")
-    parser.add_argument("--phase", choices=["setup", "scoring", "reference", "breakdown"])
+    parser.add_argument("--phase", choices=["setup", "scoring", "reference"])
     parser.add_argument("--book")
     args = parser.parse_args()
     if args.phase:
@@ -391,10 +280,8 @@ def main() -> None:
             result = setup_phase(Path(args.book), END)
         elif args.phase == "scoring":
             result = scoring_phase(END, args.scorecard, args.repeat)
-        elif args.phase == "reference":
-            result = reference_phase(END, args.repeat)
         else:
-            result = breakdown_phase(END, args.scorecard)
+            result = reference_phase(END, args.repeat)
         print(json.dumps(result))
         return
 
@@ -450,9 +337,6 @@ def main() -> None:
         print(f"  reference vs mart.health_measures.raw_value of {measure}: "
               f"{counts['compared']:,} accounts compared, {counts['differ']:,} differ")
     results = {"setup": setup, "scoring": scoring, "reference": reference}
-    if args.breakdown:
-        results["breakdown"] = run_phase("breakdown", "--scorecard", scorecard)
-        print_breakdown(results["breakdown"])
     (WORK / f"results-{scorecard}.json").write_text(json.dumps(results, indent=2))
 
 

@@ -1,9 +1,8 @@
 -- What every measure of sql/measures/ reads, built once per run for $as_of:
 --  * scored_accounts: the accounts that get a score on $as_of, with segment and ARR;
---  * user_days: one row per account, product user and UTC day with any product event,
---    over the longest usage window of the scorecards in use ({usage_days} days);
---  * feature_days: the last day each account used each catalog feature, same window;
 --  * helpers: clamp01(x), mrr_on(day), latest_nps(as_of, days).
+-- The product-usage rollups (user_days, feature_days, active_users) are not tables: they
+-- are CTEs of the one measure_values statement (sql/usage_rollups.sql).
 
 CREATE OR REPLACE TEMP MACRO clamp01(x) AS
     CASE WHEN x IS NULL THEN NULL ELSE greatest(0.0, least(1.0, x)) END;
@@ -61,29 +60,3 @@ CROSS JOIN LATERAL (
                 ELSE 'smb' END AS segment
 ) AS segments
 JOIN segment_scorecards USING (segment);
-
-CREATE OR REPLACE TEMP TABLE user_days AS
-SELECT
-    event.account_id,
-    event.user_id,
-    CAST(event.occurred_at AS DATE) AS day,
-    count(*) AS events,
-    count(*) FILTER (WHERE event.event_name = 'login') AS logins
-FROM core.product_events AS event
-SEMI JOIN scored_accounts USING (account_id)
-WHERE event.occurred_at >= CAST($as_of - {usage_days} + 1 AS TIMESTAMP)
-  AND event.occurred_at < CAST($as_of + 1 AS TIMESTAMP)
-GROUP BY ALL;
-
-CREATE OR REPLACE TEMP TABLE feature_days AS
-SELECT
-    event.account_id,
-    event.event_name AS feature,
-    catalog.is_core,
-    max(CAST(event.occurred_at AS DATE)) AS last_day
-FROM core.product_events AS event
-JOIN core.feature_catalog AS catalog ON catalog.feature = event.event_name
-SEMI JOIN scored_accounts ON scored_accounts.account_id = event.account_id
-WHERE event.occurred_at >= CAST($as_of - {usage_days} + 1 AS TIMESTAMP)
-  AND event.occurred_at < CAST($as_of + 1 AS TIMESTAMP)
-GROUP BY ALL;

@@ -3,11 +3,15 @@
 -- active users or fewer than min_accounts such accounts in the segment.
 -- raw_value: the percent_rank (0..1). Banded by the scorecard.
 WITH depth AS (
-    SELECT account_id,
-           sum(events) / count(DISTINCT user_id) / ({window_days} / 7) AS events_per_user_week
-    FROM user_days
-    WHERE day > $as_of - {window_days}
-    GROUP BY account_id
+    SELECT account_id, usage.events / users.users / ({window_days} / 7) AS events_per_user_week
+    FROM (SELECT account_id, sum(events) AS events
+          FROM user_days
+          WHERE day > $as_of - {window_days}
+          GROUP BY account_id) AS usage
+    JOIN (SELECT account_id, count(*) AS users
+          FROM active_users
+          WHERE last_day > $as_of - {window_days}
+          GROUP BY account_id) AS users USING (account_id)
 ),
 ranked AS (
     SELECT account.account_id,

@@ -6,8 +6,8 @@ SELECT
     clamp01(raw_value) AS value
 FROM scored_accounts AS account
 LEFT JOIN (
-    SELECT account_id, count(DISTINCT user_id) AS active_users
-    FROM user_days
-    WHERE day > $as_of - {window_days}
+    SELECT account_id, count(*) AS active_users
+    FROM active_users
+    WHERE last_day > $as_of - {window_days}
     GROUP BY account_id
 ) AS usage USING (account_id)
