@@ -33,6 +33,7 @@ dev: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/scoring.py
 
 clean:
 	rm -rf .dagster data .pytest_cache .ruff_cache
