@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=120)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--history-days", type=int, default=8,
-                      help="how many of the last days to run (default 8: the last day gets a 7-day delta)")
+                      help="how many of the last days to run (default 8, so the last "
+                           "day has a 7-day delta)")
     demo.add_argument("--no-run", action="store_true", help="only write the book")
     locations(demo)
     demo.set_defaults(handler=command_demo)
