@@ -156,3 +156,16 @@ def test_two_scorecard_files_with_one_name_are_refused(tmp_path):
     path = write_scorecard(tmp_path, shipped("five_dimension"))
     with pytest.raises(ConfigError, match="two scorecards are named 'five_dimension'"):
         scorecards_by_segment("five_dimension", {"smb": path})
+
+
+def test_every_measure_has_its_sql_and_every_sql_file_a_measure():
+    from importlib import resources
+
+    from pipelines.scorecards import MEASURES
+
+    files = {path.name.removesuffix(".sql")
+             for path in resources.files("sql").joinpath("measures").iterdir()
+             if path.name.endswith(".sql")}
+    used = {definition.sql_file(name).removeprefix("measures/")
+            for name, definition in MEASURES.items()}
+    assert used == files

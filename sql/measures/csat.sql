@@ -1,5 +1,5 @@
 -- csat: mean csat survey score / 5 in W(window_days); missing when none.
--- raw_value: the mean score (1..5).
+-- raw_value: the mean score (1..5). four_component's `feedback` bands this raw_value.
 SELECT
     account.account_id,
     surveys.mean_score AS raw_value,
