@@ -21,6 +21,17 @@ def work_db_for(warehouse: Path) -> Path:
     return warehouse.with_name(f"{warehouse.stem}.work{warehouse.suffix or '.duckdb'}")
 
 
+def prepare_connection(connection: duckdb.DuckDBPyConnection,
+                       memory_limit: str | None = None) -> None:
+    """Session settings every step relies on (UTC dates), and every schema and table of
+    the working database in place (idempotent)."""
+    connection.execute("SET TimeZone = 'UTC'")
+    if memory_limit:
+        connection.execute(f"SET memory_limit = '{memory_limit}'")
+    sql.run(connection, sql.load("warehouse_schema"))
+    sql.run(connection, sql.load("health_tables"))
+
+
 class Warehouse(ConfigurableResource):
     """Extracts in, DuckDB out. Values come from CSHEALTH_* environment variables."""
 
@@ -52,8 +63,5 @@ class Warehouse(ConfigurableResource):
         """A connection to the working database, with every schema in place."""
         self.work_path.parent.mkdir(parents=True, exist_ok=True)
         with DuckDBResource(database=str(self.work_path)).get_connection() as connection:
-            connection.execute("SET TimeZone = 'UTC'")
-            connection.execute(f"SET memory_limit = '{self.settings().duckdb_memory_limit}'")
-            sql.run(connection, sql.load("warehouse_schema"))
-            sql.run(connection, sql.load("health_tables"))
+            prepare_connection(connection, self.settings().duckdb_memory_limit)
             yield connection

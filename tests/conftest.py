@@ -11,10 +11,10 @@ import duckdb
 import polars as pl
 import pytest
 
-import sql
 from assets.core import build_core
 from assets.health import build_health
 from assets.ingest import LoadReport, load_dataset
+from pipelines.resources import prepare_connection
 from pipelines.scorecards import scorecards_by_segment
 from pipelines.settings import PipelineSettings
 from schemas.extracts import DATASETS
@@ -120,12 +120,16 @@ def extracts(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def connection(tmp_path: Path):
-    con = duckdb.connect(str(tmp_path / "work.duckdb"))
-    con.execute("SET TimeZone = 'UTC'")
-    sql.run(con, sql.load("warehouse_schema"))
-    sql.run(con, sql.load("health_tables"))
+    con = work_database(tmp_path / "work.duckdb")
     yield con
     con.close()
+
+
+def work_database(path: Path) -> duckdb.DuckDBPyConnection:
+    """A working database as a run opens it: UTC session, every schema in place."""
+    connection = duckdb.connect(str(path))
+    prepare_connection(connection)
+    return connection
 
 
 def load_all(connection, extracts: Path, as_of: dt.date, run_id: str = "run-1",

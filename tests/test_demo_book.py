@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import load_all, score, table
+from conftest import load_all, score, table, work_database
 
-import sql
 from pipelines.demo_book import BookShape, generate_book
 
 SHAPE = BookShape(accounts=500, days=120, seed=7, end=dt.date(2026, 6, 30))
@@ -15,14 +14,11 @@ SHAPE = BookShape(accounts=500, days=120, seed=7, end=dt.date(2026, 6, 30))
 
 @pytest.fixture(scope="module")
 def demo_core(tmp_path_factory):
-    import duckdb
 
-    import sql
 
     root = tmp_path_factory.mktemp("demo")
     generate_book(root / "extracts", SHAPE)
-    connection = duckdb.connect(str(root / "work.duckdb"))
-    sql.run(connection, sql.load("warehouse_schema"))
+    connection = work_database(root / "work.duckdb")
     load_all(connection, root / "extracts", SHAPE.last_day)
     yield connection
     connection.close()
@@ -101,7 +97,6 @@ def test_the_book_is_the_same_for_the_same_seed(tmp_path):
 
 
 def test_every_tier_of_the_default_scorecard_holds_a_tenth_of_the_accounts(demo_core):
-    sql.run(demo_core, sql.load("health_tables"))
     score(demo_core, SHAPE.last_day)
     shares = dict(table(demo_core, """
         SELECT tier, count(*) / sum(count(*)) OVER () AS share

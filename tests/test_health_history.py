@@ -8,10 +8,9 @@ import datetime as dt
 import duckdb
 import polars as pl
 import pytest
-from conftest import load_all, score, table
+from conftest import load_all, score, table, work_database
 from polars.testing import assert_frame_equal
 
-import sql
 from pipelines.demo_book import BookShape, generate_book
 
 SHAPE = BookShape(accounts=25, days=45, seed=11, end=dt.date(2026, 6, 30))
@@ -21,10 +20,7 @@ ORDERS = {"forward": DATES, "shuffled": [DATES[3], DATES[0], DATES[2], DATES[1]]
 
 
 def run_dates(path, extracts, dates) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(str(path))
-    connection.execute("SET TimeZone = 'UTC'")
-    sql.run(connection, sql.load("warehouse_schema"))
-    sql.run(connection, sql.load("health_tables"))
+    connection = work_database(path)
     for as_of in dates:
         load_all(connection, extracts, as_of)
         score(connection, as_of)

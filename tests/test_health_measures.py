@@ -10,7 +10,7 @@ import datetime as dt
 import itertools
 
 import pytest
-from conftest import VALID_ROWS, load_all, score, table, write_delivery
+from conftest import VALID_ROWS, load_all, score, table, work_database, write_delivery
 
 from schemas.extracts import DATASETS
 
@@ -157,30 +157,25 @@ def write_book(root, book: dict[str, list[dict]]) -> None:
         write_delivery(root, dataset, D, rows)
 
 
+def score_book(tmp_path, book: dict[str, list[dict]], scorecard: str):
+    """Write `book` as deliveries dated D, load and score it: (health, measures) by key."""
+    write_book(tmp_path / "extracts", book)
+    connection = work_database(tmp_path / "work.duckdb")
+    load_all(connection, tmp_path / "extracts", D)
+    score(connection, D, scorecard)
+    health = {r["account_id"]: r for r in table(
+        connection, "SELECT * FROM mart.account_health").to_dicts()}
+    measures = {(r["account_id"], r["measure"]): r for r in table(
+        connection, "SELECT * FROM mart.health_measures").to_dicts()}
+    connection.close()
+    return health, measures
+
+
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     """The book scored with each shipped scorecard: {scorecard: (health, measures)}."""
-    import duckdb
-
-    import sql
-
-    results = {}
-    for scorecard in ("five_dimension", "four_component"):
-        root = tmp_path_factory.mktemp(scorecard)
-        write_book(root / "extracts", BOOK)
-        connection = duckdb.connect(str(root / "work.duckdb"))
-        connection.execute("SET TimeZone = 'UTC'")
-        sql.run(connection, sql.load("warehouse_schema"))
-        sql.run(connection, sql.load("health_tables"))
-        load_all(connection, root / "extracts", D)
-        score(connection, D, scorecard)
-        health = {r["account_id"]: r for r in table(
-            connection, "SELECT * FROM mart.account_health").to_dicts()}
-        measures = {(r["account_id"], r["measure"]): r for r in table(
-            connection, "SELECT * FROM mart.health_measures").to_dicts()}
-        results[scorecard] = (health, measures)
-        connection.close()
-    return results
+    return {scorecard: score_book(tmp_path_factory.mktemp(scorecard), BOOK, scorecard)
+            for scorecard in ("five_dimension", "four_component")}
 
 
 def value(scored, scorecard: str, account_id: str, measure: str):
@@ -512,26 +507,6 @@ def test_four_component_score(scored):
 
 
 # --- datasets never delivered, and depth_of_use among peers ----------------------------
-
-
-def score_book(tmp_path, book: dict[str, list[dict]], scorecard: str):
-    import duckdb
-
-    import sql
-
-    write_book(tmp_path / "extracts", book)
-    connection = duckdb.connect(str(tmp_path / "work.duckdb"))
-    connection.execute("SET TimeZone = 'UTC'")
-    sql.run(connection, sql.load("warehouse_schema"))
-    sql.run(connection, sql.load("health_tables"))
-    load_all(connection, tmp_path / "extracts", D)
-    score(connection, D, scorecard)
-    health = {r["account_id"]: r for r in table(
-        connection, "SELECT * FROM mart.account_health").to_dicts()}
-    measures = {(r["account_id"], r["measure"]): r for r in table(
-        connection, "SELECT * FROM mart.health_measures").to_dicts()}
-    connection.close()
-    return health, measures
 
 
 def test_absent_datasets_make_their_measures_missing_not_zero(tmp_path):

@@ -9,27 +9,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
-from conftest import VALID_ROWS, load_all, score, table, write_delivery
+from conftest import VALID_ROWS, load_all, score, table, work_database, write_delivery
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-import sql
 from pipelines.demo_book import BookShape, generate_book
 
 END = dt.date(2026, 6, 30)
 BY_SEGMENT = {"smb": "four_component"}  # both scorecards in one run
-
-
-def open_work(path: Path) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(str(path))
-    connection.execute("SET TimeZone = 'UTC'")
-    sql.run(connection, sql.load("warehouse_schema"))
-    sql.run(connection, sql.load("health_tables"))
-    return connection
 
 
 def invariant_breaches(connection) -> pl.DataFrame:
@@ -65,7 +55,7 @@ def test_scores_are_bounded_and_add_up(seed, accounts, days, scorecard):
         root = Path(tmp)
         generate_book(root / "extracts", BookShape(accounts=accounts, days=days, seed=seed,
                                                    end=END))
-        connection = open_work(root / "work.duckdb")
+        connection = work_database(root / "work.duckdb")
         load_all(connection, root / "extracts", END)
         score(connection, END, scorecard)
         assert table(connection, "SELECT count(*) FROM mart.account_health").item() > 0
@@ -78,7 +68,7 @@ def base_book(tmp_path_factory):
     """A small book scored once; each example copies it and adds one account."""
     root = tmp_path_factory.mktemp("base")
     generate_book(root / "extracts", BookShape(accounts=12, days=40, seed=3, end=END))
-    connection = open_work(root / "work.duckdb")
+    connection = work_database(root / "work.duckdb")
     load_all(connection, root / "extracts", END)
     score(connection, END, by_segment=BY_SEGMENT)
     connection.close()
@@ -116,7 +106,7 @@ def test_one_accounts_data_never_moves_another_accounts_measures(base_book, extr
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "book"
         shutil.copytree(base_book, root)
-        connection = open_work(root / "work.duckdb")
+        connection = work_database(root / "work.duckdb")
         before = other_measures(connection)
         extracts = root / "extracts"
 
