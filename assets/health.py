@@ -30,7 +30,7 @@ from dagster import (
 import sql
 from assets.ingest import markdown_table
 from pipelines.resources import Warehouse
-from pipelines.scorecards import MEASURES, Scorecard, scorecards_by_segment
+from pipelines.scorecards import MEASURES, Scorecard
 from pipelines.settings import PipelineSettings
 
 ACCOUNT_HEALTH = AssetKey(["mart", "account_health"])
@@ -184,8 +184,7 @@ def build_health_asset(partitions_def: PartitionsDefinition, upstream: list[Asse
     def health_scores(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         settings = warehouse.settings()
-        by_segment = scorecards_by_segment(warehouse.scorecard or settings.scorecard,
-                                           settings.scorecard_by_segment)
+        by_segment = warehouse.scorecards()
         with warehouse.connect() as connection:
             summary = build_health(connection, as_of, by_segment, settings)
             measures = sql.scalar(connection, "SELECT count(*) FROM mart.health_measures "

@@ -21,7 +21,6 @@ from assets.health import ACCOUNT_HEALTH, HEALTH_MEASURES, build_health_asset
 from assets.ingest import build_ingest_assets
 from assets.publish import build_publish_asset
 from pipelines.resources import Warehouse
-from pipelines.scorecards import scorecards_by_segment
 from pipelines.settings import load_settings
 
 DEFAULT_ENVIRONMENT = {
@@ -56,8 +55,7 @@ def build_definitions(warehouse: Warehouse | None = None,
                       include_date: dt.date | None = None) -> Definitions:
     warehouse = warehouse or warehouse_from_environment()
     settings = load_settings(warehouse.settings_file or None)
-    # A bad scorecard fails here, when the definitions load, naming the key.
-    scorecards_by_segment(warehouse.scorecard or settings.scorecard, settings.scorecard_by_segment)
+    warehouse.scorecards()  # a bad scorecard fails here, when the definitions load
     partitions = partitions_for(settings.partitions_start, include_date)
     ingest = build_ingest_assets(partitions)
     core = build_core_asset(partitions)

@@ -12,6 +12,7 @@ from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
 import sql
+from pipelines.scorecards import Scorecard, scorecards_by_segment
 from pipelines.settings import PipelineSettings, load_settings
 
 
@@ -57,6 +58,13 @@ class Warehouse(ConfigurableResource):
 
     def settings(self) -> PipelineSettings:
         return load_settings(self.settings_file or None)
+
+    def scorecards(self) -> dict[str, Scorecard]:
+        """Each segment's scorecard: the settings' choice, `scorecard` overriding the
+        default. Raises ConfigError naming the key of a bad file."""
+        settings = self.settings()
+        return scorecards_by_segment(self.scorecard or settings.scorecard,
+                                     settings.scorecard_by_segment)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

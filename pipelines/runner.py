@@ -15,7 +15,6 @@ from assets.deliveries import find_deliveries
 from assets.publish import record_run
 from pipelines.jobs import NIGHTLY_JOB, build_definitions
 from pipelines.resources import Warehouse
-from pipelines.scorecards import scorecards_by_segment
 from pipelines.settings import REPO_ROOT
 
 
@@ -42,9 +41,7 @@ def prepare_dagster_home() -> None:
 
 def preflight(warehouse: Warehouse, as_of: dt.date) -> None:
     """Fail early, with one line, on what would otherwise fail deep inside a run."""
-    settings = warehouse.settings()
-    scorecards_by_segment(warehouse.scorecard or settings.scorecard,
-                          settings.scorecard_by_segment)
+    warehouse.scorecards()
     extracts = warehouse.extracts_path
     if not extracts.is_dir():
         raise RunError(f"extracts directory not found: {extracts}")

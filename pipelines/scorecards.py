@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+import sql
 from pipelines.settings import REPO_ROOT, ConfigError, format_validation_error, load_yaml
 
 SCORECARD_DIR = REPO_ROOT / "config" / "scorecards"
@@ -69,16 +69,10 @@ MEASURES: dict[str, MeasureDefinition] = {
 }
 
 
-def measure_sql(measure: str) -> str:
-    definition = MEASURES[measure]
-    return resources.files("sql").joinpath(f"{definition.sql_file(measure)}.sql").read_text(
-        encoding="utf-8")
-
-
 def measure_parameters(measure: str) -> set[str]:
     """The `{placeholders}` of a measure's SQL: the parameters a scorecard must give."""
-    return {field for _, field, _, _ in string.Formatter().parse(measure_sql(measure))
-            if field}
+    text = sql.load(MEASURES[measure].sql_file(measure))
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
 
 
 class Band(BaseModel):
