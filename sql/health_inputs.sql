@@ -1,6 +1,7 @@
 -- What every measure of sql/measures/ reads, built once per run for $as_of:
 --  * scored_accounts: the accounts that get a score on $as_of, with segment and ARR;
---  * helpers: clamp01(x), mrr_on(day), latest_nps(as_of, days).
+--  * helpers: clamp01(x), mrr_on(day), latest_nps(as_of, days),
+--    activity_counts(as_of, days).
 -- The product-usage rollups (user_days, feature_days, active_users) are not tables: they
 -- are CTEs of the one measure_values statement (sql/usage_rollups.sql).
 
@@ -24,6 +25,19 @@ CREATE OR REPLACE TEMP MACRO latest_nps(as_of, days) AS TABLE
     QUALIFY contact_id IS NULL
          OR row_number() OVER (PARTITION BY account_id, contact_id
                                ORDER BY responded_at DESC, response_id DESC) = 1;
+
+-- Per account, the CRM activities of each type the engagement measures count, in the
+-- `days` days ending on as_of.
+CREATE OR REPLACE TEMP MACRO activity_counts(as_of, days) AS TABLE
+    SELECT account_id,
+           count(*) FILTER (WHERE activity_type = 'email_sent') AS emails_sent,
+           count(*) FILTER (WHERE activity_type = 'email_reply') AS email_replies,
+           count(*) FILTER (WHERE activity_type = 'meeting_held') AS meetings_held,
+           count(*) FILTER (WHERE activity_type = 'meeting_no_show') AS meeting_no_shows,
+           count(*) FILTER (WHERE activity_type = 'qbr') AS qbrs
+    FROM core.crm_activities
+    WHERE CAST(occurred_at AS DATE) BETWEEN as_of - days + 1 AND as_of
+    GROUP BY account_id;
 
 -- Scored accounts: valid CRM rows of the snapshot in force whose contract has started,
 -- less churned ones (subscriptions started on or before $as_of and MRR($as_of) = 0).

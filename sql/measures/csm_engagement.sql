@@ -4,17 +4,9 @@
 -- Banded by the scorecard.
 SELECT
     account.account_id,
-    CAST(coalesce(activities.held, 0) >= {min_meetings_held} AS INTEGER)
-      + CAST(coalesce(activities.replies / nullif(activities.sent, 0), 0)
+    CAST(coalesce(activities.meetings_held, 0) >= {min_meetings_held} AS INTEGER)
+      + CAST(coalesce(activities.email_replies / nullif(activities.emails_sent, 0), 0)
              >= {min_email_response} AS INTEGER) AS raw_value,
     CAST(NULL AS DOUBLE) AS value
 FROM scored_accounts AS account
-LEFT JOIN (
-    SELECT account_id,
-           count(*) FILTER (WHERE activity_type = 'meeting_held') AS held,
-           count(*) FILTER (WHERE activity_type = 'email_reply') AS replies,
-           count(*) FILTER (WHERE activity_type = 'email_sent') AS sent
-    FROM core.crm_activities
-    WHERE CAST(occurred_at AS DATE) BETWEEN $as_of - {window_days} + 1 AND $as_of
-    GROUP BY account_id
-) AS activities USING (account_id)
+LEFT JOIN activity_counts($as_of, {window_days}) AS activities USING (account_id)
