@@ -31,17 +31,9 @@ import sql
 from assets.ingest import markdown_table
 from pipelines.resources import Warehouse
 from pipelines.scorecards import MEASURES, Scorecard
-from pipelines.settings import PipelineSettings
 
 ACCOUNT_HEALTH = AssetKey(["mart", "account_health"])
 HEALTH_MEASURES = AssetKey(["mart", "health_measures"])
-
-
-def literal(value: float) -> str:
-    """A validated config number as SQL text: whole numbers stay integers, so day
-    windows can be subtracted from dates."""
-    number = float(value)
-    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def config_frames(by_segment: dict[str, Scorecard]) -> dict[str, pl.DataFrame]:
@@ -101,7 +93,7 @@ def measure_values_sql(by_segment: dict[str, Scorecard], delivered: set[str]) ->
             definition = MEASURES[measure]
             if set(definition.datasets) <= delivered:
                 query = sql.load(definition.sql_file(measure), **{
-                    name: literal(value) for name, value in config.parameters.items()})
+                    name: sql.literal(value) for name, value in config.parameters.items()})
             else:
                 query = "SELECT account_id, NULL AS raw_value, NULL AS value FROM scored_accounts"
             parts.append(
@@ -116,7 +108,7 @@ def measure_values_sql(by_segment: dict[str, Scorecard], delivered: set[str]) ->
 
 
 def build_health(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
-                 by_segment: dict[str, Scorecard], settings: PipelineSettings) -> dict:
+                 by_segment: dict[str, Scorecard]) -> dict:
     """Score every account for `as_of` from the core layer, in one transaction, and
     refresh the history-derived columns it affects. Returns counts for run metadata."""
     delivered = {row[0] for row in connection.execute(
@@ -129,10 +121,7 @@ def build_health(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
             connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
                                "SELECT * FROM config_frame")
             connection.unregister("config_frame")
-        sql.run(connection, sql.load(
-            "health_inputs",
-            enterprise_above=literal(settings.segments.enterprise_above),
-            mid_market_from=literal(settings.segments.mid_market_from)), parameters)
+        sql.run(connection, sql.load("health_inputs"), parameters)
         sql.run(connection, measure_values_sql(by_segment, delivered), parameters)
         sql.run(connection, sql.load("health_scores"), parameters)
         sql.run(connection, sql.load("health_history"), parameters)
@@ -183,10 +172,9 @@ def build_health_asset(partitions_def: PartitionsDefinition, upstream: list[Asse
                  pool="duckdb_writer", name="health_scores")
     def health_scores(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
-        settings = warehouse.settings()
         by_segment = warehouse.scorecards()
         with warehouse.connect() as connection:
-            summary = build_health(connection, as_of, by_segment, settings)
+            summary = build_health(connection, as_of, by_segment)
             measures = sql.scalar(connection, "SELECT count(*) FROM mart.health_measures "
                                   "WHERE as_of_date = ?", [as_of])
             problems = score_problems(connection, as_of)

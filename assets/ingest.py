@@ -40,7 +40,7 @@ from assets.deliveries import (
     find_deliveries,
     parse_deliveries,
 )
-from pipelines.resources import Warehouse
+from pipelines.resources import Warehouse, lake_dir_for
 from pipelines.settings import PipelineSettings
 from schemas.extracts import DATASETS, DELIVERY_DATE, Dataset
 
@@ -48,7 +48,7 @@ RUN_ID = "_run_id"
 
 
 def lake_dir(connection: duckdb.DuckDBPyConnection) -> Path:
-    """Where raw rows live: Parquet files in a folder beside the working database.
+    """Where raw rows live (`lake_dir_for`, beside the working database).
 
     Writing Parquet is several times faster than DuckDB's own storage for tens of
     millions of rows, and a delivery is replaced by renaming one file."""
@@ -56,7 +56,7 @@ def lake_dir(connection: duckdb.DuckDBPyConnection) -> Path:
                                       "WHERE database_name = current_database()")
     if not database:
         raise ValueError("the working database must be a file, not in memory")
-    return Path(database).with_name(Path(database).stem + "_raw")
+    return lake_dir_for(Path(database))
 
 
 def raw_schema(dataset: Dataset) -> dict[str, pl.DataType]:

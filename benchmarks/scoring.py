@@ -122,12 +122,13 @@ def reference_sql(day: dt.date) -> str:
 
 
 def connect(database: Path, settings):
-    """The pipeline's session settings (pipelines/resources.py: Warehouse.connect)."""
+    """A connection opened as Warehouse.connect opens one."""
     import duckdb
 
+    from pipelines.resources import prepare_connection
+
     connection = duckdb.connect(str(database))
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
+    prepare_connection(connection, settings.duckdb_memory_limit, settings.segments)
     return connection
 
 
@@ -202,7 +203,7 @@ def scoring_phase(day: dt.date, scorecard: str, repeat: int) -> dict:
     settings = load_settings()
     by_segment = scorecards_by_segment(scorecard, settings.scorecard_by_segment)
     figures, scored = timed_runs(
-        lambda connection: build_health(connection, day, by_segment, settings), repeat, settings)
+        lambda connection: build_health(connection, day, by_segment), repeat, settings)
     peak = peak_rss_mb()
     connection = connect(DATABASE, settings)
     events = sql.scalar(connection, "SELECT count(*) FROM core.product_events")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import sys
 
 from pipelines.demo_book import BookShape, generate_book
-from pipelines.resources import Warehouse
+from pipelines.resources import Warehouse, lake_dir_for
 from pipelines.runner import run_as_of
 
 EXAMPLE_QUERIES = """\
@@ -30,6 +31,11 @@ def demo(args: argparse.Namespace, warehouse: Warehouse) -> int:
     shape = BookShape(accounts=args.accounts, days=args.days, seed=args.seed)
     extracts = warehouse.extracts_path
     counts = generate_book(extracts, shape)
+    # The book replaced the extracts: what was built from earlier ones goes too.
+    work = warehouse.work_path
+    for path in (work, work.with_name(work.name + ".wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(lake_dir_for(work), ignore_errors=True)
     print(f"wrote a book of {args.accounts} accounts over {args.days} days "
           f"({shape.first_day} .. {shape.last_day}) to {extracts}")
     print("  " + ", ".join(f"{name} {rows:,}" for name, rows in sorted(counts.items())))

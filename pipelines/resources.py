@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 import sql
 from pipelines.scorecards import Scorecard, scorecards_by_segment
-from pipelines.settings import PipelineSettings, load_settings
+from pipelines.settings import PipelineSettings, SegmentThresholds, load_settings
 
 
 def work_db_for(warehouse: Path) -> Path:
@@ -22,13 +22,24 @@ def work_db_for(warehouse: Path) -> Path:
     return warehouse.with_name(f"{warehouse.stem}.work{warehouse.suffix or '.duckdb'}")
 
 
+def lake_dir_for(work_db: Path) -> Path:
+    """Where raw rows live: Parquet files in a folder beside the working database."""
+    return work_db.with_name(work_db.stem + "_raw")
+
+
 def prepare_connection(connection: duckdb.DuckDBPyConnection,
-                       memory_limit: str | None = None) -> None:
-    """Session settings every step relies on (UTC dates), and every schema and table of
-    the working database in place (idempotent)."""
+                       memory_limit: str | None = None,
+                       segments: SegmentThresholds | None = None) -> None:
+    """Session settings every step relies on (UTC dates, the `segment_of` macro of the
+    configured segments), and every schema and table of the working database in place
+    (idempotent)."""
     connection.execute("SET TimeZone = 'UTC'")
     if memory_limit:
         connection.execute(f"SET memory_limit = '{memory_limit}'")
+    segments = segments or SegmentThresholds()
+    sql.run(connection, sql.load("segments",
+                                 enterprise_above=sql.literal(segments.enterprise_above),
+                                 mid_market_from=sql.literal(segments.mid_market_from)))
     sql.run(connection, sql.load("warehouse_schema"))
     sql.run(connection, sql.load("health_tables"))
 
@@ -71,5 +82,6 @@ class Warehouse(ConfigurableResource):
         """A connection to the working database, with every schema in place."""
         self.work_path.parent.mkdir(parents=True, exist_ok=True)
         with DuckDBResource(database=str(self.work_path)).get_connection() as connection:
-            prepare_connection(connection, self.settings().duckdb_memory_limit)
+            settings = self.settings()
+            prepare_connection(connection, settings.duckdb_memory_limit, settings.segments)
             yield connection

@@ -16,6 +16,13 @@ def load(name: str, **identifiers: str) -> str:
     return text.format(**identifiers) if identifiers else text
 
 
+def literal(value: float) -> str:
+    """A validated config number as SQL text: whole numbers stay integers, so day
+    windows can be subtracted from dates."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
 def statements(text: str) -> list[str]:
     """Split SQL text into statements at `;` outside string literals, dropping `--`
     comments outside them."""

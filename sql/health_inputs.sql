@@ -42,7 +42,8 @@ CREATE OR REPLACE TEMP MACRO activity_counts(as_of, days) AS TABLE
 -- Scored accounts: valid CRM rows of the snapshot in force whose contract has started,
 -- less churned ones (subscriptions started on or before $as_of and MRR($as_of) = 0).
 -- ARR is 12 * MRR($as_of) in USD, or the CRM arr for an account with no subscriptions.
--- Each account's scorecard comes from its segment (segment_scorecards, from config).
+-- Each account's scorecard comes from its segment (segment_of, sql/segments.sql;
+-- segment_scorecards, from config).
 CREATE OR REPLACE TEMP TABLE scored_accounts AS
 WITH subscriptions AS (
     SELECT account_id, bool_or(start_date <= $as_of) AS started
@@ -66,11 +67,6 @@ accounts AS (
     WHERE account.contract_start_date <= $as_of
       AND NOT (coalesce(subscriptions.started, false) AND coalesce(mrr.mrr, 0) = 0)
 )
-SELECT accounts.*, segments.segment, segment_scorecards.scorecard
+SELECT accounts.*, segment_of(accounts.arr) AS segment, segment_scorecards.scorecard
 FROM accounts
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN accounts.arr > {enterprise_above} THEN 'enterprise'
-                WHEN accounts.arr >= {mid_market_from} THEN 'mid_market'
-                ELSE 'smb' END AS segment
-) AS segments
-JOIN segment_scorecards USING (segment);
+JOIN segment_scorecards ON segment_scorecards.segment = segment_of(accounts.arr);

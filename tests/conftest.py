@@ -142,11 +142,9 @@ def load_all(connection, extracts: Path, as_of: dt.date, run_id: str = "run-1",
 
 
 def score(connection, as_of: dt.date, scorecard: str = "five_dimension",
-          by_segment: dict[str, str] | None = None,
-          settings: PipelineSettings = SETTINGS) -> dict:
+          by_segment: dict[str, str] | None = None) -> dict:
     """Score every account for `as_of` from the core layer, as the health asset does."""
-    return build_health(connection, as_of, scorecards_by_segment(scorecard, by_segment or {}),
-                        settings)
+    return build_health(connection, as_of, scorecards_by_segment(scorecard, by_segment or {}))
 
 
 def table(connection, query: str, *parameters) -> pl.DataFrame:
