@@ -18,9 +18,13 @@ FROM mart.account_health
 WHERE as_of_date = (SELECT max(as_of_date) FROM mart.account_health) AND tier = 'critical'
 ORDER BY arr DESC LIMIT 10;
 
--- why rows were quarantined
-SELECT dataset, unnest(reasons) AS reason, count(*) AS rows
-FROM quarantine.rejected_rows GROUP BY ALL ORDER BY rows DESC;
+-- revenue retention over the last twelve months, by segment, against the targets
+SELECT group_value AS segment, starting_logos, round(grr, 3) AS grr, grr_target,
+       round(nrr, 3) AS nrr, nrr_target, round(logo_retention, 3) AS logo_retention
+FROM mart.retention
+WHERE grain = 'ttm' AND group_by IN ('all', 'segment')
+  AND period_end = (SELECT max(period_end) FROM mart.retention WHERE grain = 'ttm')
+ORDER BY starting_mrr DESC;
 
 -- the data dictionary
 SELECT schema_name, table_name, column_name, comment

@@ -20,6 +20,7 @@ from assets.core import CORE_ORDER, build_core_asset
 from assets.health import ACCOUNT_HEALTH, HEALTH_MEASURES, build_health_asset
 from assets.ingest import build_ingest_assets
 from assets.publish import build_publish_asset
+from assets.retention import MRR_MOVEMENTS, RETENTION, build_retention_asset
 from pipelines.resources import Warehouse
 from pipelines.settings import load_settings
 
@@ -60,14 +61,17 @@ def build_definitions(warehouse: Warehouse | None = None,
     ingest = build_ingest_assets(partitions)
     core = build_core_asset(partitions)
     health = build_health_asset(partitions, [AssetKey(["core", name]) for name in CORE_ORDER])
-    publish = build_publish_asset(partitions, [ACCOUNT_HEALTH, HEALTH_MEASURES])
+    retention = build_retention_asset(partitions)
+    publish = build_publish_asset(
+        partitions, [ACCOUNT_HEALTH, HEALTH_MEASURES, MRR_MOVEMENTS, RETENTION])
     nightly = define_asset_job(
         NIGHTLY_JOB, selection=AssetSelection.all(), executor_def=in_process_executor,
-        description="Ingest, validate, build core, score and publish for one as-of date.")
+        description="Ingest, validate, build core, score, compute retention and publish "
+                    "for one as-of date.")
     schedule = build_schedule_from_partitioned_job(
         nightly, hour_of_day=settings.schedule_hour, minute_of_hour=0)
     return Definitions(
-        assets=[*ingest, core, health, publish],
+        assets=[*ingest, core, health, retention, publish],
         jobs=[nightly],
         schedules=[schedule],
         resources={"warehouse": warehouse},

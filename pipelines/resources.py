@@ -42,6 +42,7 @@ def prepare_connection(connection: duckdb.DuckDBPyConnection,
                                  mid_market_from=sql.literal(segments.mid_market_from)))
     sql.run(connection, sql.load("warehouse_schema"))
     sql.run(connection, sql.load("health_tables"))
+    sql.run(connection, sql.load("retention_tables"))
 
 
 class Warehouse(ConfigurableResource):

@@ -40,6 +40,30 @@ class SegmentThresholds(BaseModel):
         return self
 
 
+class GrrTargets(BaseModel):
+    """Annual gross revenue retention targets, as ratios (0.9 = 90%), by retention group:
+    the whole book (`all`), each CSM, and each segment; null means no target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    all: float | None = Field(0.90, gt=0, le=1)
+    csm: float | None = Field(0.90, gt=0, le=1)
+    enterprise: float | None = Field(0.90, gt=0, le=1)
+    mid_market: float | None = Field(0.85, gt=0, le=1)
+    smb: float | None = Field(None, gt=0, le=1)
+
+
+class RetentionTargets(BaseModel):
+    """The playbook's annual targets, shown beside the trailing-twelve-months rows of
+    mart.retention. Ratios: NRR 1.1 = 110%."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grr: GrrTargets = Field(default_factory=lambda: GrrTargets())
+    nrr: float | None = Field(1.10, gt=0, le=5)
+    logo_retention: float | None = Field(0.95, gt=0, le=1)
+
+
 class PipelineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -55,6 +79,7 @@ class PipelineSettings(BaseModel):
         default_factory=dict)
     segments: SegmentThresholds = Field(default_factory=lambda: SegmentThresholds())
     history_days: int = Field(400, ge=31)
+    retention_targets: RetentionTargets = Field(default_factory=lambda: RetentionTargets())
 
     @field_validator("ready_datasets")
     @classmethod

@@ -19,9 +19,11 @@ def test_definitions_load_with_every_layer():
         assert AssetKey(["core", name]) in keys
     assert AssetKey(["mart", "account_health"]) in keys
     assert AssetKey(["mart", "health_measures"]) in keys
+    assert AssetKey(["mart", "mrr_movements"]) in keys
+    assert AssetKey(["mart", "retention"]) in keys
     assert AssetKey(["publish", "warehouse"]) in keys
     groups = {repository.asset_graph.get(key).group_name for key in keys}
-    assert groups == {"ingest", "core", "health", "publish"}
+    assert groups == {"ingest", "core", "health", "retention", "publish"}
     assert defs.resolve_job_def(NIGHTLY_JOB) is not None
 
 
@@ -36,13 +38,15 @@ def test_each_dataset_has_its_three_checks_and_the_ratio_blocks():
         assert not checks[(name, "rows_balance")].blocking
 
 
-def test_scores_are_checked_before_publishing():
+def test_scores_and_retention_are_checked_before_publishing():
     graph = defs.get_repository_def().asset_graph
-    checks = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys
-              if key.asset_key == AssetKey(["mart", "account_health"])}
-    assert checks["scores_consistent"].blocking
     publish = graph.get(AssetKey(["publish", "warehouse"]))
-    assert AssetKey(["mart", "account_health"]) in publish.parent_keys
+    for table, check in (("account_health", "scores_consistent"),
+                         ("retention", "retention_consistent")):
+        checks = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys
+                  if key.asset_key == AssetKey(["mart", table])}
+        assert checks[check].blocking
+        assert AssetKey(["mart", table]) in publish.parent_keys
 
 
 def test_partitions_stretch_to_hold_any_as_of_date():

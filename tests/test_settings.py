@@ -17,6 +17,8 @@ def test_the_shipped_settings_load():
     settings = load_settings()
     assert settings.max_reject_ratio == 0.05
     assert settings.ready_datasets == ["crm_accounts"]
+    assert settings.retention_targets.grr.mid_market == 0.85
+    assert settings.retention_targets.grr.smb is None
 
 
 @pytest.mark.parametrize(("text", "key", "words"), [
@@ -27,6 +29,11 @@ def test_the_shipped_settings_load():
     ("plan_tiers: [gold, gold]", "plan_tiers", "distinct"),
     ("schedule_hour: 25", "schedule_hour", "less than or equal to 23"),
     ("max_reject_rate: 0.1", "max_reject_rate", "Extra inputs are not permitted"),
+    ("retention_targets: {nrr: 110}", "retention_targets.nrr", "less than or equal to 5"),
+    ("retention_targets: {grr: {mid_market: 85}}", "retention_targets.grr.mid_market",
+     "less than or equal to 1"),
+    ("retention_targets: {grr: {startup: 0.8}}", "retention_targets.grr.startup",
+     "Extra inputs are not permitted"),
 ])
 def test_a_bad_value_names_its_key(tmp_path, text, key, words):
     path = write(tmp_path, text)
