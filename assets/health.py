@@ -121,6 +121,7 @@ def build_health(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
             connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
                                "SELECT * FROM config_frame")
             connection.unregister("config_frame")
+        sql.run(connection, sql.load("core_macros"))
         sql.run(connection, sql.load("health_inputs"), parameters)
         sql.run(connection, measure_values_sql(by_segment, delivered), parameters)
         sql.run(connection, sql.load("health_scores"), parameters)

@@ -322,9 +322,11 @@ def markdown_table(frame: pl.DataFrame) -> str:
         return "_none_"
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * frame.width
+    text = [pl.col(c).list.join(", ") if isinstance(dtype, pl.List) else pl.col(c).cast(pl.String)
+            for c, dtype in frame.schema.items()]
     rows = frame.select(pl.concat_str(
-        [pl.col(c).cast(pl.String).fill_null("").str.replace_all(r"\|", r"\|")
-         for c in frame.columns], separator=" | "))
+        [column.fill_null("").str.replace_all(r"\|", r"\|") for column in text],
+        separator=" | "))
     return "\n".join([header, rule, *("| " + line + " |" for line in rows.to_series())])
 
 

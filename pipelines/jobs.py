@@ -19,6 +19,7 @@ from dagster import (
 from assets.core import CORE_ORDER, build_core_asset
 from assets.health import ACCOUNT_HEALTH, HEALTH_MEASURES, build_health_asset
 from assets.ingest import build_ingest_assets
+from assets.operations import OPERATIONS_ASSETS, build_operations_asset
 from assets.publish import build_publish_asset
 from assets.retention import MRR_MOVEMENTS, RETENTION, build_retention_asset
 from pipelines.resources import Warehouse
@@ -40,6 +41,7 @@ def warehouse_from_environment() -> Warehouse:
         work_db=os.environ.get("CSHEALTH_WORK_DB", ""),
         settings_file=os.environ.get("CSHEALTH_SETTINGS", ""),
         scorecard=os.environ.get("CSHEALTH_SCORECARD", ""),
+        operations_file=os.environ.get("CSHEALTH_OPERATIONS", ""),
     )
 
 
@@ -57,21 +59,26 @@ def build_definitions(warehouse: Warehouse | None = None,
     warehouse = warehouse or warehouse_from_environment()
     settings = load_settings(warehouse.settings_file or None)
     warehouse.scorecards()  # a bad scorecard fails here, when the definitions load
+    warehouse.operations()
     partitions = partitions_for(settings.partitions_start, include_date)
     ingest = build_ingest_assets(partitions)
     core = build_core_asset(partitions)
     health = build_health_asset(partitions, [AssetKey(["core", name]) for name in CORE_ORDER])
     retention = build_retention_asset(partitions)
+    operations = build_operations_asset(partitions, [
+        ACCOUNT_HEALTH, HEALTH_MEASURES, MRR_MOVEMENTS, RETENTION,
+        *(AssetKey(["core", name]) for name in CORE_ORDER)])
     publish = build_publish_asset(
-        partitions, [ACCOUNT_HEALTH, HEALTH_MEASURES, MRR_MOVEMENTS, RETENTION])
+        partitions, [ACCOUNT_HEALTH, HEALTH_MEASURES, MRR_MOVEMENTS, RETENTION,
+                     *OPERATIONS_ASSETS])
     nightly = define_asset_job(
         NIGHTLY_JOB, selection=AssetSelection.all(), executor_def=in_process_executor,
-        description="Ingest, validate, build core, score, compute retention and publish "
-                    "for one as-of date.")
+        description="Ingest, validate, build core, score, compute retention, build the "
+                    "work lists and publish for one as-of date.")
     schedule = build_schedule_from_partitioned_job(
         nightly, hour_of_day=settings.schedule_hour, minute_of_hour=0)
     return Definitions(
-        assets=[*ingest, core, health, retention, publish],
+        assets=[*ingest, core, health, retention, operations, publish],
         jobs=[nightly],
         schedules=[schedule],
         resources={"warehouse": warehouse},

@@ -12,6 +12,7 @@ from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
 import sql
+from pipelines.operations import Operations, load_operations
 from pipelines.scorecards import Scorecard, scorecards_by_segment
 from pipelines.settings import PipelineSettings, SegmentThresholds, load_settings
 
@@ -43,6 +44,7 @@ def prepare_connection(connection: duckdb.DuckDBPyConnection,
     sql.run(connection, sql.load("warehouse_schema"))
     sql.run(connection, sql.load("health_tables"))
     sql.run(connection, sql.load("retention_tables"))
+    sql.run(connection, sql.load("operations_tables"))
 
 
 class Warehouse(ConfigurableResource):
@@ -53,6 +55,7 @@ class Warehouse(ConfigurableResource):
     work_db: str = ""
     settings_file: str = ""
     scorecard: str = ""  # overrides the settings' default scorecard (CSHEALTH_SCORECARD)
+    operations_file: str = ""  # config/operations.yaml unless set (CSHEALTH_OPERATIONS)
 
     @property
     def extracts_path(self) -> Path:
@@ -77,6 +80,10 @@ class Warehouse(ConfigurableResource):
         settings = self.settings()
         return scorecards_by_segment(self.scorecard or settings.scorecard,
                                      settings.scorecard_by_segment)
+
+    def operations(self) -> Operations:
+        """Alert, work-list and scoreboard config. Raises ConfigError naming the key."""
+        return load_operations(self.operations_file or None)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

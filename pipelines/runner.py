@@ -42,6 +42,7 @@ def prepare_dagster_home() -> None:
 def preflight(warehouse: Warehouse, as_of: dt.date) -> None:
     """Fail early, with one line, on what would otherwise fail deep inside a run."""
     warehouse.scorecards()
+    warehouse.operations()
     extracts = warehouse.extracts_path
     if not extracts.is_dir():
         raise RunError(f"extracts directory not found: {extracts}")

@@ -23,7 +23,10 @@ def test_definitions_load_with_every_layer():
     assert AssetKey(["mart", "retention"]) in keys
     assert AssetKey(["publish", "warehouse"]) in keys
     groups = {repository.asset_graph.get(key).group_name for key in keys}
-    assert groups == {"ingest", "core", "health", "retention", "publish"}
+    assert groups == {"ingest", "core", "health", "retention", "operations", "publish"}
+    for name in ("health_alerts", "risk_register", "onboarding", "expansion_opportunities",
+                 "renewal_pipeline", "portfolio_kpis"):
+        assert AssetKey(["mart", name]) in keys
     assert defs.resolve_job_def(NIGHTLY_JOB) is not None
 
 
@@ -42,7 +45,8 @@ def test_scores_and_retention_are_checked_before_publishing():
     graph = defs.get_repository_def().asset_graph
     publish = graph.get(AssetKey(["publish", "warehouse"]))
     for table, check in (("account_health", "scores_consistent"),
-                         ("retention", "retention_consistent")):
+                         ("retention", "retention_consistent"),
+                         ("risk_register", "work_lists_consistent")):
         checks = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys
                   if key.asset_key == AssetKey(["mart", table])}
         assert checks[check].blocking

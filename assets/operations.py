@@ -1,0 +1,207 @@
+"""Operations layer: what a CSM acts on today, from the scores, the retention marts and the
+core layer. One SQL file per mart:
+
+- `sql/onboarding.sql`, `sql/renewals.sql`, `sql/expansion.sql`, `sql/risk_register.sql`
+  build the latest-only work lists `mart.onboarding`, `mart.renewal_pipeline`,
+  `mart.expansion_opportunities` and `mart.risk_register`;
+- `sql/alert_conditions.sql` keeps each date's non-score alert conditions and
+  `sql/health_alerts.sql` rebuilds `mart.health_alerts` (one row per episode) from the
+  whole history, so dates run in any order end in the same alerts;
+- `sql/portfolio_kpis.sql` writes the date's scoreboard.
+
+Thresholds, actions and targets come from `config/operations.yaml`.
+"""
+
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    multi_asset,
+)
+
+import sql
+from assets.health import config_frames
+from assets.ingest import markdown_table
+from assets.retention import newest_as_of
+from pipelines.operations import KPIS, Operations
+from pipelines.resources import Warehouse
+from pipelines.scorecards import Scorecard
+
+LATEST_ONLY = ("onboarding", "renewal_pipeline", "expansion_opportunities", "risk_register")
+MARTS = ("health_alerts", *LATEST_ONLY, "portfolio_kpis")
+OPERATIONS_ASSETS = [AssetKey(["mart", name]) for name in MARTS]
+
+
+def operations_frames(operations: Operations, by_segment: dict[str, Scorecard],
+                      plan_tiers: list[str]) -> dict[str, pl.DataFrame]:
+    """The config the operations SQL joins, as small tables."""
+    alerts = operations.alerts.model_dump()
+    playbooks = operations.playbooks.model_dump()
+    targets = operations.portfolio.targets
+    actions = pl.List(pl.String)
+    return {
+        "alert_types": pl.DataFrame(
+            [(name, alert["severity"], alert["actions"], alert["tier_playbook"])
+             for name, alert in alerts.items()],
+            schema={"alert_type": pl.String, "severity": pl.String, "actions": actions,
+                    "tier_playbook": pl.Boolean}, orient="row"),
+        "playbooks": pl.DataFrame(
+            [(colour, book["first_steps"], book["actions"]) for colour, book in playbooks.items()],
+            schema={"colour": pl.String, "first_steps": actions, "actions": actions},
+            orient="row"),
+        "plan_tiers": pl.DataFrame(
+            {"plan_tier": plan_tiers, "position": list(range(len(plan_tiers)))}),
+        "scorecard_tiers": config_frames(by_segment)["scorecard_tiers"],
+        "kpi_targets": pl.DataFrame(
+            [(kpi, position, targets[kpi][0], float(targets[kpi][1]))
+             for position, kpi in enumerate(KPIS)],
+            schema={"kpi": pl.String, "position": pl.Int32, "comparison": pl.String,
+                    "target": pl.Float64}, orient="row"),
+    }
+
+
+def numbers(*sections) -> dict[str, float]:
+    """Every number of the given config sections, by name: the `$parameters` of a step."""
+    values = {}
+    for section in sections:
+        for name, value in section.model_dump().items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                values[name] = value
+    return values
+
+
+def build_operations(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
+                     operations: Operations, by_segment: dict[str, Scorecard],
+                     plan_tiers: list[str]) -> bool:
+    """Build every operations mart for `as_of` in one transaction. The latest-only work
+    lists are replaced only when `as_of` is not older than the date they hold; True when
+    they were."""
+    newest = newest_as_of(connection, "mart.risk_register")
+    latest = newest is None or as_of >= newest
+    alerts = operations.alerts
+    steps = [
+        ("core_macros", {}),
+        ("operations_inputs", numbers(alerts.payment_overdue)),
+        ("onboarding", numbers(operations.onboarding)),
+        ("renewals", numbers(operations.renewals)),
+        ("expansion", numbers(operations.expansion)),
+        ("alert_conditions", numbers(alerts.renewal_at_risk)),
+        ("health_alerts", numbers(alerts.dropped_below_60, alerts.improved_20)),
+        ("risk_register", {}),
+        ("portfolio_kpis", numbers(operations.portfolio)),
+    ]
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        for name, frame in operations_frames(operations, by_segment, plan_tiers).items():
+            connection.register("config_frame", frame.to_arrow())
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                               "SELECT * FROM config_frame")
+            connection.unregister("config_frame")
+        for name, values in steps:
+            sql.run(connection, sql.load(name),
+                    {"as_of": as_of, "products": operations.expansion.products, **values})
+        if latest:
+            connection.execute("DELETE FROM mart.renewal_pipeline")
+            connection.execute("INSERT INTO mart.renewal_pipeline SELECT * EXCLUDE (in_pipeline) "
+                               "FROM renewals_today WHERE in_pipeline")
+            for table in ("onboarding", "expansion_opportunities", "risk_register"):
+                connection.execute(f"DELETE FROM mart.{table}")
+                connection.execute(f"INSERT INTO mart.{table} SELECT * FROM {table}_today")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return latest
+
+
+def operations_problems(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Rows that break the work lists' invariants (there should be none): ranks not 1..n,
+    a renewal confidence outside 0..100, an episode cleared before it was raised, or two
+    open episodes of one alert type for an account."""
+    return connection.sql("""
+        SELECT 'risk_register' AS mart, account_id, 'rank not 1..n' AS problem
+        FROM mart.risk_register
+        WHERE rank <> (SELECT count(*) FROM mart.risk_register AS other
+                       WHERE other.rank <= risk_register.rank)
+        UNION ALL
+        SELECT 'renewal_pipeline', account_id, 'confidence outside 0..100'
+        FROM mart.renewal_pipeline WHERE NOT (renewal_confidence BETWEEN 0 AND 100)
+        UNION ALL
+        SELECT 'health_alerts', account_id, 'cleared before raised'
+        FROM mart.health_alerts WHERE cleared_on <= as_of_date
+        UNION ALL
+        SELECT 'health_alerts', account_id, 'two open episodes of ' || alert_type
+        FROM mart.health_alerts WHERE cleared_on IS NULL
+        GROUP BY account_id, alert_type HAVING count(*) > 1
+        ORDER BY ALL LIMIT 20""").pl()
+
+
+def build_operations_asset(partitions_def: PartitionsDefinition, upstream: list[AssetKey]):
+    descriptions = {
+        "health_alerts": "Every alert ever raised, one row per episode, with severity, "
+                         "message, playbook actions and drivers.",
+        "onboarding": "Latest date only: accounts in their first 120 days, with "
+                      "time to first login and value, training, adoption, flags.",
+        "renewal_pipeline": "Latest date only: renewals in the next 120 days and up to "
+                            "90 days overdue, with stage, confidence, zone, ARR at risk.",
+        "expansion_opportunities": "Latest date only: seat, tier, product and services "
+                                   "opportunities of healthy accounts, with signals.",
+        "risk_register": "Latest date only: every scored account, most urgent first, "
+                         "with alerts, renewal zone and recommended actions.",
+        "portfolio_kpis": "The scoreboard per as-of date, for the book and each CSM, "
+                          "against the playbook targets.",
+    }
+    specs = [AssetSpec(AssetKey(["mart", name]), deps=upstream, group_name="operations",
+                       kinds={"duckdb", "sql"}, description=descriptions[name])
+             for name in MARTS]
+    checks = [AssetCheckSpec("work_lists_consistent", asset=AssetKey(["mart", "risk_register"]),
+                             blocking=True,
+                             description="Ranks 1..n, confidence within 0..100, alert "
+                                         "episodes cleared after they were raised and "
+                                         "never two open at once.")]
+
+    @multi_asset(specs=specs, check_specs=checks, partitions_def=partitions_def,
+                 pool="duckdb_writer", name="operations_marts")
+    def operations_marts(context: AssetExecutionContext, warehouse: Warehouse):
+        as_of = dt.date.fromisoformat(context.partition_key)
+        with warehouse.connect() as connection:
+            latest = build_operations(connection, as_of, warehouse.operations(),
+                                      warehouse.scorecards(), warehouse.settings().plan_tiers)
+            rows = {name: sql.scalar(connection, f"SELECT count(*) FROM mart.{name}")
+                    for name in MARTS}
+            alerts = connection.sql(
+                "SELECT alert_type, count(*) AS raised FROM mart.health_alerts "
+                "WHERE as_of_date = ? GROUP BY ALL ORDER BY ALL", params=[as_of]).pl()
+            top = connection.sql(
+                "SELECT rank, account_name, tier, health_score, arr, open_alerts "
+                "FROM mart.risk_register ORDER BY rank LIMIT 10").pl()
+            kpis = connection.sql(
+                "SELECT kpi, round(value, 3) AS value, comparison, target, met "
+                "FROM mart.portfolio_kpis WHERE as_of_date = ? AND group_by = 'all'",
+                params=[as_of]).pl()
+            problems = operations_problems(connection)
+        extra = {"health_alerts": {"raised_today": MetadataValue.md(markdown_table(alerts))},
+                 "risk_register": {"top_10": MetadataValue.md(markdown_table(top))},
+                 "portfolio_kpis": {"book": MetadataValue.md(markdown_table(kpis))}}
+        for name in MARTS:
+            yield MaterializeResult(asset_key=AssetKey(["mart", name]), metadata={
+                "rows": rows[name], **extra.get(name, {}),
+                **({"refreshed": latest} if name in LATEST_ONLY else {})})
+        yield AssetCheckResult(
+            asset_key=AssetKey(["mart", "risk_register"]), check_name="work_lists_consistent",
+            passed=problems.is_empty(), severity=AssetCheckSeverity.ERROR,
+            metadata={"failing_rows": len(problems),
+                      "examples": MetadataValue.md(markdown_table(problems))})
+
+    return operations_marts

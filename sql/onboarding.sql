@@ -1,0 +1,83 @@
+-- mart.onboarding for $as_of (as the temp table onboarding_today): scored accounts whose
+-- contract started fewer than $window_days days before $as_of.
+CREATE OR REPLACE TEMP TABLE onboarding_today AS
+WITH accounts AS (
+    SELECT account_id, contract_start_date, licensed_seats,
+           $as_of - contract_start_date AS days_since_start
+    FROM ops_accounts
+    WHERE $as_of - contract_start_date < $window_days
+),
+users AS (
+    SELECT account_id, user_id
+    FROM core.product_users
+    WHERE CAST(created_at AS DATE) <= $as_of
+      AND account_id IN (SELECT account_id FROM accounts)
+),
+events AS (
+    SELECT
+        account_id,
+        CAST(min(occurred_at) FILTER (WHERE event_name = 'login') AS DATE) AS first_login,
+        list(DISTINCT user_id) FILTER (WHERE event_name = 'training_completed')
+            AS trained_users,
+        count(DISTINCT user_id) FILTER (WHERE occurred_at >= CAST(
+            $as_of - $seat_adoption_window_days + 1 AS TIMESTAMP)) AS active_users
+    FROM core.product_events
+    WHERE occurred_at < CAST($as_of + 1 AS TIMESTAMP)
+      AND account_id IN (SELECT account_id FROM accounts)
+    GROUP BY account_id
+),
+training AS (
+    SELECT users.account_id, count(*) AS users,
+           count(*) FILTER (WHERE list_contains(events.trained_users, users.user_id))
+               AS trained
+    FROM users
+    LEFT JOIN events USING (account_id)
+    GROUP BY users.account_id
+),
+milestones AS (
+    SELECT
+        account_id,
+        count(*) FILTER (WHERE completed_date <= $as_of) AS done,
+        count(*) FILTER (WHERE coalesce(least(completed_date, $as_of), $as_of) - due_date > 0)
+            AS late,
+        max(completed_date) FILTER (WHERE milestone = 'first_value'
+                                      AND completed_date <= $as_of) AS first_value,
+        max(coalesce(least(completed_date, $as_of), $as_of) - due_date)
+            FILTER (WHERE milestone = 'kickoff') AS kickoff_days_late
+    FROM core.onboarding_milestones
+    WHERE account_id IN (SELECT account_id FROM accounts)
+    GROUP BY account_id
+),
+blockers AS (
+    SELECT DISTINCT account_id
+    FROM core.support_tickets
+    WHERE is_blocker AND status IN ('new', 'open', 'pending')
+      AND $as_of - CAST(created_at AS DATE) > $blocker_open_days
+)
+SELECT
+    $as_of AS as_of_date,
+    accounts.account_id,
+    accounts.contract_start_date,
+    accounts.days_since_start,
+    events.first_login - accounts.contract_start_date AS days_to_first_login,
+    milestones.first_value - accounts.contract_start_date AS days_to_first_value,
+    training.trained / training.users AS training_completion_rate,
+    coalesce(events.active_users, 0) / accounts.licensed_seats AS seat_adoption,
+    coalesce(milestones.done, 0) AS milestones_done,
+    coalesce(milestones.late, 0) AS milestones_late,
+    list_filter([
+        CASE WHEN milestones.kickoff_days_late > $kickoff_late_days THEN 'kickoff_late' END,
+        CASE WHEN accounts.days_since_start >= $first_week_days
+                  AND coalesce(events.first_login - accounts.contract_start_date
+                               >= $first_week_days, true)
+             THEN 'no_login_first_week' END,
+        CASE WHEN blockers.account_id IS NOT NULL THEN 'blocker_open' END,
+        CASE WHEN accounts.days_since_start >= $low_training_from_day
+                  AND coalesce(training.trained / training.users, 0) < $low_training_rate
+             THEN 'low_training' END
+    ], lambda flag: flag IS NOT NULL) AS flags
+FROM accounts
+LEFT JOIN events USING (account_id)
+LEFT JOIN training USING (account_id)
+LEFT JOIN milestones USING (account_id)
+LEFT JOIN blockers USING (account_id);
