@@ -14,6 +14,9 @@ import pytest
 from assets.core import build_core
 from assets.health import build_health
 from assets.ingest import LoadReport, load_dataset
+from assets.operations import build_operations
+from assets.retention import build_retention
+from pipelines.operations import Operations, load_operations
 from pipelines.resources import prepare_connection
 from pipelines.scorecards import scorecards_by_segment
 from pipelines.settings import PipelineSettings
@@ -145,6 +148,23 @@ def score(connection, as_of: dt.date, scorecard: str = "five_dimension",
           by_segment: dict[str, str] | None = None) -> dict:
     """Score every account for `as_of` from the core layer, as the health asset does."""
     return build_health(connection, as_of, scorecards_by_segment(scorecard, by_segment or {}))
+
+
+def operate(connection, as_of: dt.date, operations: Operations | None = None,
+            scorecard: str = "five_dimension") -> bool:
+    """Retention and the operations marts for `as_of`, once the date is scored, as their
+    assets do. True when the latest-only work lists were refreshed."""
+    build_retention(connection, as_of, SETTINGS.retention_targets)
+    return build_operations(connection, as_of, operations or load_operations(),
+                            scorecards_by_segment(scorecard, {}), SETTINGS.plan_tiers)
+
+
+def run_day(connection, extracts: Path, as_of: dt.date, run_id: str = "run-1",
+            operations: Operations | None = None, scorecard: str = "five_dimension") -> bool:
+    """Everything a nightly run builds in the working database for `as_of`."""
+    load_all(connection, extracts, as_of, run_id)
+    score(connection, as_of, scorecard)
+    return operate(connection, as_of, operations, scorecard)
 
 
 def table(connection, query: str, *parameters) -> pl.DataFrame:
