@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import load_all, score, table, work_database
+from conftest import load_all, operate, score, table, work_database
 
 from pipelines.demo_book import BookShape, generate_book
 
@@ -103,3 +103,17 @@ def test_every_tier_of_the_default_scorecard_holds_a_tenth_of_the_accounts(demo_
         FROM mart.account_health GROUP BY tier""").rows())
     assert set(shares) == {"healthy", "at_risk", "critical"}
     assert min(shares.values()) >= 0.10, shares
+
+
+def test_every_work_list_has_rows_and_the_register_starts_with_critical_accounts(demo_core):
+    score(demo_core, SHAPE.last_day)
+    operate(demo_core, SHAPE.last_day)
+    for mart in ("health_alerts", "risk_register", "onboarding", "expansion_opportunities",
+                 "renewal_pipeline", "portfolio_kpis", "mrr_movements", "retention"):
+        assert table(demo_core, f"SELECT count(*) AS n FROM mart.{mart}")["n"][0] > 0, mart
+    types = set(table(demo_core, "SELECT DISTINCT opportunity_type FROM "
+                                 "mart.expansion_opportunities")["opportunity_type"])
+    assert types == {"seat", "tier", "product", "services"}
+    first = table(demo_core, "SELECT * FROM mart.risk_register ORDER BY rank LIMIT 10")
+    assert set(first["tier"]) == {"critical"}
+    assert all(len(actions) >= 3 for actions in first["recommended_actions"])
