@@ -127,13 +127,19 @@ def build_operations(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
 
 def operations_problems(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Rows that break the work lists' invariants (there should be none): ranks not 1..n,
-    a renewal confidence outside 0..100, an episode cleared before it was raised, or two
-    open episodes of one alert type for an account."""
+    a scored account missing from the risk register, a renewal confidence outside
+    0..100, an episode cleared before it was raised, or two open episodes of one alert
+    type for an account."""
     return connection.sql("""
         SELECT 'risk_register' AS mart, account_id, 'rank not 1..n' AS problem
         FROM mart.risk_register
-        WHERE rank <> (SELECT count(*) FROM mart.risk_register AS other
-                       WHERE other.rank <= risk_register.rank)
+        QUALIFY rank <> row_number() OVER (ORDER BY rank)
+        UNION ALL
+        SELECT 'risk_register', health.account_id, 'scored account missing'
+        FROM mart.account_health AS health
+        WHERE health.as_of_date = coalesce((SELECT max(as_of_date) FROM mart.risk_register),
+                                           (SELECT max(as_of_date) FROM mart.account_health))
+          AND health.account_id NOT IN (SELECT account_id FROM mart.risk_register)
         UNION ALL
         SELECT 'renewal_pipeline', account_id, 'confidence outside 0..100'
         FROM mart.renewal_pipeline WHERE NOT (renewal_confidence BETWEEN 0 AND 100)
@@ -167,9 +173,10 @@ def build_operations_asset(partitions_def: PartitionsDefinition, upstream: list[
              for name in MARTS]
     checks = [AssetCheckSpec("work_lists_consistent", asset=AssetKey(["mart", "risk_register"]),
                              blocking=True,
-                             description="Ranks 1..n, confidence within 0..100, alert "
-                                         "episodes cleared after they were raised and "
-                                         "never two open at once.")]
+                             description="Ranks 1..n over every scored account, "
+                                         "confidence within 0..100, alert episodes "
+                                         "cleared after they were raised and never two "
+                                         "open at once.")]
 
     @multi_asset(specs=specs, check_specs=checks, partitions_def=partitions_def,
                  pool="duckdb_writer", name="operations_marts")

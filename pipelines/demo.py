@@ -12,11 +12,10 @@ from pipelines.resources import Warehouse, lake_dir_for
 from pipelines.runner import run_as_of
 
 EXAMPLE_QUERIES = """\
--- the accounts to call first: critical, biggest first, with what moved their score
-SELECT account_name, csm_owner, segment, arr, health_score, tier, score_delta_7d, top_drivers
-FROM mart.account_health
-WHERE as_of_date = (SELECT max(as_of_date) FROM mart.account_health) AND tier = 'critical'
-ORDER BY arr DESC LIMIT 10;
+-- the accounts to call first: the risk register, with open alerts and the next action
+SELECT rank, account_name, csm_owner, tier, health_score, arr, days_to_renewal,
+       open_alerts, recommended_actions[1] AS next_action
+FROM mart.risk_register ORDER BY rank LIMIT 10;
 
 -- revenue retention over the last twelve months, by segment, against the targets
 SELECT group_value AS segment, starting_logos, round(grr, 3) AS grr, grr_target,

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from conftest import VALID_ROWS, load_all, operate, table, write_delivery
 
+from assets.operations import operations_problems
+
 D = dt.date(2026, 3, 1)
 
 
@@ -243,6 +245,11 @@ def test_the_risk_register_ranks_the_latest_date(connection, extracts):
     assert register[2]["recommended_actions"][0] == "Schedule an executive check-in"
     assert register[4]["open_alerts"] == [] and register[4]["onboarding_flags"] == []
     assert worst["days_to_renewal"] == (dt.date(2027, 1, 1) - d2).days
+
+    assert operations_problems(connection).is_empty()
+    connection.execute("DELETE FROM mart.risk_register WHERE account_id = 'C'")
+    problems = operations_problems(connection)["problem"].to_list()
+    assert "scored account missing" in problems and "rank not 1..n" in problems
 
     # A backfill of an older date leaves the work list alone.
     day(connection, extracts, d1 - dt.timedelta(days=1), {"A": 10})
