@@ -13,17 +13,22 @@ users AS (
     WHERE CAST(created_at AS DATE) <= $as_of
       AND account_id IN (SELECT account_id FROM accounts)
 ),
+-- first_week_login: a login on days 0 .. $first_week_days - 1 of the contract. A login
+-- before the start (a pilot, an early sandbox) is the first login but not one of the first
+-- week, so it does not hide a silent first week.
 events AS (
     SELECT
         account_id,
         CAST(min(occurred_at) FILTER (WHERE event_name = 'login') AS DATE) AS first_login,
+        bool_or(event_name = 'login' AND CAST(occurred_at AS DATE) - accounts.contract_start_date
+                BETWEEN 0 AND $first_week_days - 1) AS first_week_login,
         list(DISTINCT user_id) FILTER (WHERE event_name = 'training_completed')
             AS trained_users,
         count(DISTINCT user_id) FILTER (WHERE occurred_at >= CAST(
             $as_of - $seat_adoption_window_days + 1 AS TIMESTAMP)) AS active_users
     FROM core.product_events
+    JOIN accounts USING (account_id)
     WHERE occurred_at < CAST($as_of + 1 AS TIMESTAMP)
-      AND account_id IN (SELECT account_id FROM accounts)
     GROUP BY account_id
 ),
 training AS (
@@ -68,8 +73,7 @@ SELECT
     list_filter([
         CASE WHEN milestones.kickoff_days_late > $kickoff_late_days THEN 'kickoff_late' END,
         CASE WHEN accounts.days_since_start >= $first_week_days
-                  AND coalesce(events.first_login - accounts.contract_start_date
-                               >= $first_week_days, true)
+                  AND NOT coalesce(events.first_week_login, false)
              THEN 'no_login_first_week' END,
         CASE WHEN blockers.account_id IS NOT NULL THEN 'blocker_open' END,
         CASE WHEN accounts.days_since_start >= $low_training_from_day

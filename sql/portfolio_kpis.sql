@@ -47,7 +47,9 @@ book AS (
         avg(health_score) AS avg_health,
         avg(CAST(had_qbr AS DOUBLE)) AS qbr_completion,
         CAST(median(days_to_first_value) AS DOUBLE) AS time_to_first_value,
-        count(*) / greatest(count(DISTINCT csm_owner), 1) AS accounts_per_csm
+        -- unassigned accounts count in the book's total but are no CSM's: a group with
+        -- no CSM (the unassigned one, or a book nobody owns) has nothing to divide by
+        count(*) / nullif(count(DISTINCT csm_owner), 0) AS accounts_per_csm
     FROM per_account
     GROUP BY GROUPING SETS ((), (csm))
 ),
