@@ -26,13 +26,9 @@ def parse_date(text: str, option: str) -> dt.date:
 def warehouse_for(args: argparse.Namespace):
     from pipelines.resources import Warehouse
 
-    extracts = args.extracts or os.environ.get("CSHEALTH_EXTRACTS_DIR", "data/extracts")
-    published = args.warehouse or os.environ.get("CSHEALTH_WAREHOUSE", "data/warehouse.duckdb")
-    return Warehouse(extracts_dir=str(Path(extracts).resolve()),
-                     warehouse=str(Path(published).resolve()),
-                     work_db=os.environ.get("CSHEALTH_WORK_DB", ""),
-                     settings_file=os.environ.get("CSHEALTH_SETTINGS", ""),
-                     scorecard=args.scorecard or os.environ.get("CSHEALTH_SCORECARD", ""))
+    return Warehouse.from_environment(
+        extracts_dir=args.extracts, warehouse=args.warehouse, scorecard=args.scorecard,
+        export_dir=getattr(args, "export", None))
 
 
 def dates_to_run(args: argparse.Namespace) -> list[dt.date]:
@@ -97,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: today, UTC)")
     run.add_argument("--from", dest="date_from", help="first as-of date of a range")
     run.add_argument("--to", dest="date_to", help="last as-of date of a range")
+    run.add_argument("--export", metavar="DIR",
+                     help="also write the marts as Parquet into DIR ($CSHEALTH_EXPORT_DIR)")
     locations(run)
     run.set_defaults(handler=command_run)
 

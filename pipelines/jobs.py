@@ -11,38 +11,33 @@ from dagster import (
     DailyPartitionsDefinition,
     Definitions,
     EnvVar,
-    build_schedule_from_partitioned_job,
     define_asset_job,
     in_process_executor,
 )
 
 from assets.core import CORE_ORDER, build_core_asset
+from assets.export import build_export_asset
 from assets.health import ACCOUNT_HEALTH, HEALTH_MEASURES, build_health_asset
 from assets.ingest import build_ingest_assets
 from assets.operations import OPERATIONS_ASSETS, build_operations_asset
 from assets.publish import build_publish_asset
 from assets.retention import MRR_MOVEMENTS, RETENTION, build_retention_asset
-from pipelines.resources import Warehouse
+from pipelines.resources import ENVIRONMENT, Warehouse
+from pipelines.sensors import build_triggers
 from pipelines.settings import load_settings
 
-DEFAULT_ENVIRONMENT = {
-    "CSHEALTH_EXTRACTS_DIR": "data/extracts",
-    "CSHEALTH_WAREHOUSE": "data/warehouse.duckdb",
-}
 NIGHTLY_JOB = "nightly"
 
 
 def warehouse_from_environment() -> Warehouse:
-    for name, default in DEFAULT_ENVIRONMENT.items():
-        os.environ.setdefault(name, default)
-    return Warehouse(
-        extracts_dir=EnvVar("CSHEALTH_EXTRACTS_DIR"),
-        warehouse=EnvVar("CSHEALTH_WAREHOUSE"),
-        work_db=os.environ.get("CSHEALTH_WORK_DB", ""),
-        settings_file=os.environ.get("CSHEALTH_SETTINGS", ""),
-        scorecard=os.environ.get("CSHEALTH_SCORECARD", ""),
-        operations_file=os.environ.get("CSHEALTH_OPERATIONS", ""),
-    )
+    """The resource for `dagster dev`: paths stay EnvVars, so the UI shows where they come
+    from; the other values are read now."""
+    for field in ("extracts_dir", "warehouse"):
+        variable, default = ENVIRONMENT[field]
+        os.environ.setdefault(variable, default)
+    values = Warehouse.from_environment().model_dump()
+    return Warehouse(**{**values, "extracts_dir": EnvVar("CSHEALTH_EXTRACTS_DIR"),
+                        "warehouse": EnvVar("CSHEALTH_WAREHOUSE")})
 
 
 def partitions_for(start: dt.date, include: dt.date | None = None) -> DailyPartitionsDefinition:
@@ -71,16 +66,18 @@ def build_definitions(warehouse: Warehouse | None = None,
     publish = build_publish_asset(
         partitions, [ACCOUNT_HEALTH, HEALTH_MEASURES, MRR_MOVEMENTS, RETENTION,
                      *OPERATIONS_ASSETS])
+    export = [build_export_asset(partitions)] if warehouse.export_dir else []
     nightly = define_asset_job(
         NIGHTLY_JOB, selection=AssetSelection.all(), executor_def=in_process_executor,
         description="Ingest, validate, build core, score, compute retention, build the "
                     "work lists and publish for one as-of date.")
-    schedule = build_schedule_from_partitioned_job(
-        nightly, hour_of_day=settings.schedule_hour, minute_of_hour=0)
+    sensor, schedule = build_triggers(nightly, settings.partitions_start,
+                                      settings.schedule_hour, settings.schedule_timezone)
     return Definitions(
-        assets=[*ingest, core, health, retention, operations, publish],
+        assets=[*ingest, core, health, retention, operations, publish, *export],
         jobs=[nightly],
         schedules=[schedule],
+        sensors=[sensor],
         resources={"warehouse": warehouse},
     )
 

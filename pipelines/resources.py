@@ -3,6 +3,7 @@ published file are, and the pipeline settings."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,15 +48,39 @@ def prepare_connection(connection: duckdb.DuckDBPyConnection,
     sql.run(connection, sql.load("operations_tables"))
 
 
+# Each Warehouse field, the environment variable it comes from, and its default.
+ENVIRONMENT = {
+    "extracts_dir": ("CSHEALTH_EXTRACTS_DIR", "data/extracts"),
+    "warehouse": ("CSHEALTH_WAREHOUSE", "data/warehouse.duckdb"),
+    "work_db": ("CSHEALTH_WORK_DB", ""),
+    "settings_file": ("CSHEALTH_SETTINGS", ""),
+    "scorecard": ("CSHEALTH_SCORECARD", ""),
+    "operations_file": ("CSHEALTH_OPERATIONS", ""),
+    "export_dir": ("CSHEALTH_EXPORT_DIR", ""),
+}
+
+
 class Warehouse(ConfigurableResource):
-    """Extracts in, DuckDB out. Values come from CSHEALTH_* environment variables."""
+    """Extracts in, DuckDB out. Values come from CSHEALTH_* environment variables
+    (ENVIRONMENT)."""
 
     extracts_dir: str
     warehouse: str
-    work_db: str = ""
-    settings_file: str = ""
-    scorecard: str = ""  # overrides the settings' default scorecard (CSHEALTH_SCORECARD)
-    operations_file: str = ""  # config/operations.yaml unless set (CSHEALTH_OPERATIONS)
+    work_db: str = ""  # <warehouse>.work.duckdb beside the published file unless set
+    settings_file: str = ""  # config/pipeline.yaml unless set
+    scorecard: str = ""  # overrides the settings' default scorecard
+    operations_file: str = ""  # config/operations.yaml unless set
+    export_dir: str = ""  # where the marts are exported as Parquet; none when empty
+
+    @classmethod
+    def from_environment(cls, **overrides: str | None) -> Warehouse:
+        """A Warehouse with every value read now from the environment, a non-empty
+        override winning; the extracts and warehouse paths made absolute."""
+        values = {field: overrides.get(field) or os.environ.get(variable, default)
+                  for field, (variable, default) in ENVIRONMENT.items()}
+        for field in ("extracts_dir", "warehouse"):
+            values[field] = str(Path(values[field]).expanduser().resolve())
+        return cls(**values)
 
     @property
     def extracts_path(self) -> Path:
@@ -64,6 +89,10 @@ class Warehouse(ConfigurableResource):
     @property
     def published_path(self) -> Path:
         return Path(self.warehouse).expanduser().resolve()
+
+    @property
+    def export_path(self) -> Path | None:
+        return Path(self.export_dir).expanduser().resolve() if self.export_dir else None
 
     @property
     def work_path(self) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -73,6 +74,7 @@ class PipelineSettings(BaseModel):
     plan_tiers: list[str] = Field(default_factory=lambda: ["starter", "professional", "enterprise"])
     partitions_start: dt.date = dt.date(2026, 1, 1)
     schedule_hour: int = Field(2, ge=0, le=23)
+    schedule_timezone: str = "UTC"
     duckdb_memory_limit: str = Field("2GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
     scorecard: str = "five_dimension"
     scorecard_by_segment: dict[Literal["enterprise", "mid_market", "smb"], str] = Field(
@@ -90,6 +92,16 @@ class PipelineSettings(BaseModel):
         if unknown:
             raise ValueError(f"unknown dataset(s) {unknown}; known: {sorted(DATASETS)}")
         return sorted(set(value) | {"crm_accounts"})
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (an IANA name such as "
+                             "Europe/Berlin)") from None
+        return value
 
     @field_validator("plan_tiers")
     @classmethod
