@@ -23,7 +23,7 @@ from assets.operations import OPERATIONS_ASSETS, build_operations_asset
 from assets.publish import build_publish_asset
 from assets.retention import MRR_MOVEMENTS, RETENTION, build_retention_asset
 from pipelines.resources import ENVIRONMENT, Warehouse
-from pipelines.sensors import build_triggers
+from pipelines.sensors import build_triggers, record_failed_runs
 from pipelines.settings import load_settings
 
 NIGHTLY_JOB = "nightly"
@@ -77,7 +77,7 @@ def build_definitions(warehouse: Warehouse | None = None,
         assets=[*ingest, core, health, retention, operations, publish, *export],
         jobs=[nightly],
         schedules=[schedule],
-        sensors=[sensor],
+        sensors=[sensor, record_failed_runs],
         resources={"warehouse": warehouse},
     )
 

@@ -18,19 +18,23 @@ from dagster import (
     DagsterInstance,
     DefaultScheduleStatus,
     DefaultSensorStatus,
+    RunFailureSensorContext,
     RunRequest,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    run_failure_sensor,
     schedule,
     sensor,
 )
 
+from assets.publish import record_run
 from pipelines.resources import Warehouse
 
 READY_FILE = "_READY"
 PUBLISHED = AssetKey(["publish", "warehouse"])
+PARTITION_TAG = "dagster/partition"
 
 
 def run_key(day: dt.date) -> str:
@@ -105,3 +109,18 @@ def build_triggers(job, partitions_start: dt.date, hour: int, timezone: str):
         return RunRequest(run_key=run_key(day), partition_key=day.isoformat())
 
     return new_deliveries, nightly_schedule
+
+
+@run_failure_sensor(name="record_failed_runs", default_status=DefaultSensorStatus.RUNNING,
+                    description="Records a failed run of any job (the UI's included) in "
+                                "meta.runs; it reaches the published file with the next "
+                                "successful publish.")
+def record_failed_runs(context: RunFailureSensorContext, warehouse: Warehouse):
+    day = context.dagster_run.tags.get(PARTITION_TAG)
+    if not day:
+        return SkipReason("not a partitioned run: no as-of date to record")
+    message = context.failure_event.message or "run failed"
+    with warehouse.connect() as connection:
+        record_run(connection, context.dagster_run.run_id, dt.date.fromisoformat(day),
+                   "failed", message=message.splitlines()[0])
+    return None

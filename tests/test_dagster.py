@@ -18,6 +18,7 @@ from dagster import (
     RunRequest,
     SensorResult,
     SkipReason,
+    build_run_status_sensor_context,
     build_schedule_context,
     build_sensor_context,
     materialize,
@@ -187,3 +188,32 @@ def test_export_writes_every_mart_as_parquet(tmp_path, book, monkeypatch):
             assert connection.execute(
                 f"SELECT count(*) FROM '{export}/{table}.parquet'").fetchall() == \
                 connection.execute(f"SELECT count(*) FROM mart.{table}").fetchall()
+
+
+def test_a_failed_run_is_recorded_in_meta_runs(tmp_path, instance):
+    from pipelines.sensors import record_failed_runs
+
+    root = tmp_path / "bad"
+    write_delivery(root, "crm_accounts", D1, rows_of("crm_accounts", 2))
+    tickets = rows_of("support_tickets", 20)
+    for ticket in tickets[:5]:
+        ticket["priority"] = "whenever"  # 25% rejected: publishing is blocked
+    write_delivery(root, "support_tickets", D1, tickets)
+    warehouse = Warehouse(extracts_dir=str(root), warehouse=str(tmp_path / "bad.duckdb"))
+    definitions = build_definitions(warehouse)
+    result = materialize(list(definitions.assets), partition_key=D1.isoformat(),
+                         instance=instance, resources={"warehouse": warehouse},
+                         raise_on_error=False)
+    assert not result.success
+    context = build_run_status_sensor_context(
+        sensor_name="record_failed_runs", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run,
+        resources={"warehouse": warehouse}).for_run_failure()
+    record_failed_runs(context)
+    with duckdb.connect(str(warehouse.work_path), read_only=True) as work:
+        rows = work.execute("SELECT run_id, as_of_date, status, message FROM meta.runs"
+                            ).fetchall()
+    assert [(run_id, day, status) for run_id, day, status, _ in rows] == [
+        (result.run_id, D1, "failed")]
+    assert rows[0][3]
+    assert not warehouse.published_path.exists()
