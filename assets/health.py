@@ -179,9 +179,21 @@ def build_health_asset(partitions_def: PartitionsDefinition, upstream: list[Asse
             measures = sql.scalar(connection, "SELECT count(*) FROM mart.health_measures "
                                   "WHERE as_of_date = ?", [as_of])
             problems = score_problems(connection, as_of)
+            tiers = connection.sql("""
+                SELECT tier, colour, count(*) AS accounts,
+                       round(100 * count(*) / sum(count(*)) OVER (), 1) AS percent,
+                       round(avg(health_score), 1) AS average_score
+                FROM mart.account_health WHERE as_of_date = ?
+                GROUP BY ALL ORDER BY average_score DESC""", params=[as_of]).pl()
+            preview = connection.sql("""
+                SELECT account_name, segment, health_score, tier, score_delta_7d, top_drivers
+                FROM mart.account_health WHERE as_of_date = ?
+                ORDER BY health_score LIMIT 5""", params=[as_of]).pl()
         scorecards = {segment: scorecard.name for segment, scorecard in by_segment.items()}
         yield MaterializeResult(asset_key=ACCOUNT_HEALTH, metadata={
-            "accounts_scored": summary["accounts_scored"], "tiers": summary["tiers"],
+            "accounts_scored": summary["accounts_scored"],
+            "tiers": MetadataValue.md(markdown_table(tiers)),
+            "lowest_scores": MetadataValue.md(markdown_table(preview)),
             "low_data": summary["low_data"], "scorecard_by_segment": scorecards})
         yield MaterializeResult(asset_key=HEALTH_MEASURES, metadata={"rows": measures})
         yield AssetCheckResult(
