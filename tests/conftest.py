@@ -114,6 +114,17 @@ def write_delivery(root: Path, dataset: str, day: dt.date, rows: list[dict],
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_stale_dagster_instance():
+    """Entering a DagsterInstance sets a context variable (its state storage) that
+    loading definitions reads. Instances entered and closed by one test can leave it
+    pointing at a closed instance for the next; start each test without it."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+    yield
+
+
 @pytest.fixture
 def extracts(tmp_path: Path) -> Path:
     root = tmp_path / "extracts"
