@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterEventType, DagsterInstance
+from dagster import DagsterEventType, DagsterInstance, RunsFilter
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from assets.deliveries import find_deliveries
 from assets.publish import record_run
 from pipelines.jobs import NIGHTLY_JOB, build_definitions
 from pipelines.resources import Warehouse
 from pipelines.settings import REPO_ROOT
+
+PID_TAG = "cshealth/pid"
+KILLED = "killed: its process ended before the run finished"
 
 
 class RunError(Exception):
@@ -48,8 +52,10 @@ def preflight(warehouse: Warehouse, as_of: dt.date) -> None:
         raise RunError(f"extracts directory not found: {extracts}")
     deliveries, _ = find_deliveries(extracts, "crm_accounts", as_of)
     if not deliveries:
-        raise RunError(f"no crm_accounts delivery dated on or before {as_of} in "
-                       f"{extracts / 'crm_accounts'} (crm_accounts is required)")
+        raise RunError(
+            f"no crm_accounts delivery dated on or before {as_of} in "
+            f"{extracts / 'crm_accounts'} (crm_accounts is required)"
+        )
     for path in (warehouse.published_path, warehouse.work_path):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,14 +63,14 @@ def preflight(warehouse: Warehouse, as_of: dt.date) -> None:
             probe.touch()
             probe.unlink()
         except OSError as exc:
-            raise RunError(f"cannot write the warehouse at {path}: {exc.strerror or exc}"
-                           ) from None
+            raise RunError(f"cannot write the warehouse at {path}: {exc.strerror or exc}") from None
     try:
         with warehouse.connect():
             pass
     except duckdb.Error as exc:
-        raise RunError(f"cannot open the working database {warehouse.work_path}: "
-                       f"{str(exc).splitlines()[0]}") from None
+        raise RunError(
+            f"cannot open the working database {warehouse.work_path}: {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def _problems(result) -> list[str]:
@@ -82,10 +88,38 @@ def _problems(result) -> list[str]:
             evaluation = event.event_specific_data
             if not evaluation.passed:
                 key = "/".join(evaluation.asset_key.path)
-                detail = {k: v.value for k, v in evaluation.metadata.items()
-                          if k in ("reject_ratio", "rows_counted", "rows_read")}
+                detail = {
+                    k: v.value
+                    for k, v in evaluation.metadata.items()
+                    if k in ("reject_ratio", "rows_counted", "rows_read")
+                }
                 problems.append(f"check {evaluation.check_name} failed on {key} {detail}")
     return problems
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_runs(instance: DagsterInstance) -> list[str]:
+    """A `cshealth run` killed outright leaves its Dagster run STARTED, holding its slot
+    of the duckdb_writer pool (limit 1): every later run would wait for it for ever.
+    Mark the runs of such dead processes failed and free their slots."""
+    released = []
+    for record in instance.get_run_records(RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)):
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG)
+        if pid and not process_alive(int(pid)):
+            instance.report_run_failed(run, message=KILLED)
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            released.append(run.run_id)
+    return released
 
 
 def run_as_of(warehouse: Warehouse, as_of: dt.date, verbose: bool = False) -> RunOutcome:
@@ -93,15 +127,28 @@ def run_as_of(warehouse: Warehouse, as_of: dt.date, verbose: bool = False) -> Ru
     prepare_dagster_home()
     preflight(warehouse, as_of)
     run_id = str(uuid.uuid4())
-    with warehouse.connect() as connection:
-        record_run(connection, run_id, as_of, "running")
     job = build_definitions(warehouse, include_date=as_of).resolve_job_def(NIGHTLY_JOB)
-    run_config = None if verbose else {
-        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    run_config = (
+        None if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    )
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(partition_key=as_of.isoformat(), instance=instance,
-                                        raise_on_error=False, run_id=run_id,
-                                        run_config=run_config)
+        released = release_dead_runs(instance)
+        with warehouse.connect() as connection:
+            connection.execute(
+                "UPDATE meta.runs SET status = 'failed', message = ?, "
+                "finished_at = now()::TIMESTAMP "
+                "WHERE run_id IN ? AND status = 'running'",
+                [KILLED, released],
+            )
+            record_run(connection, run_id, as_of, "running")
+        result = job.execute_in_process(
+            partition_key=as_of.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+            run_id=run_id,
+            run_config=run_config,
+            tags={PID_TAG: str(os.getpid())},
+        )
     outcome = RunOutcome(as_of, run_id, result.success, _problems(result))
     if not result.success:
         message = "; ".join(outcome.problems) or "run failed"
