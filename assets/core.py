@@ -7,7 +7,6 @@ only for known accounts, with money also in USD. `core.dataset_status` says whic
 datasets were delivered at all, so a measure can tell "absent" from "nothing".
 """
 
-
 import datetime as dt
 
 import duckdb
@@ -44,28 +43,42 @@ def core_sql(dataset: Dataset) -> str:
     columns = list(dataset.dtypes)
     usd = "".join(
         f",\n    candidate.{money} * CASE WHEN candidate.currency = 'USD' THEN 1 "
-        f"ELSE fx.rate_to_usd END AS {money}_usd" for money in dataset.money)
+        f"ELSE fx.rate_to_usd END AS {money}_usd"
+        for money in dataset.money
+    )
     return sql.load(
         "core_dataset",
         dataset=dataset.name,
-        deliveries_in_force=("the newest folder dated <= $as_of" if snapshot
-                             else "every folder dated <= $as_of"),
-        newest_wins=("a snapshot holds each key once" if snapshot
-                     else "each key keeps its version from the newest folder"),
+        deliveries_in_force=(
+            "the newest folder dated <= $as_of" if snapshot else "every folder dated <= $as_of"
+        ),
+        newest_wins=(
+            "a snapshot holds each key once"
+            if snapshot
+            else "each key keeps its version from the newest folder"
+        ),
         snapshot_filter=(
             "\n  AND candidate._delivery_date = (SELECT max(delivery_date) FROM meta.deliveries"
             f" WHERE dataset = '{dataset.name}' AND delivery_date <= $as_of)"
-            if snapshot else ""),
+            if snapshot
+            else ""
+        ),
         account_reason=ACCOUNT_REASON if dataset.has_account else "NULL",
         currency_reason=CURRENCY_REASON if dataset.money else "NULL",
         columns=", ".join(f"candidate.{name}" for name in columns),
         record_columns=", ".join(columns),
         usd_columns=usd,
-        fx_join=("LEFT JOIN core.fx_rates AS fx ON fx.currency = candidate.currency"
-                 if dataset.money else ""),
-        qualify=("" if snapshot else
-                 f"QUALIFY row_number() OVER (PARTITION BY {', '.join(dataset.key)} "
-                 "ORDER BY candidate._delivery_date DESC) = 1"),
+        fx_join=(
+            "LEFT JOIN core.fx_rates AS fx ON fx.currency = candidate.currency"
+            if dataset.money
+            else ""
+        ),
+        qualify=(
+            ""
+            if snapshot
+            else f"QUALIFY row_number() OVER (PARTITION BY {', '.join(dataset.key)} "
+            "ORDER BY candidate._delivery_date DESC) = 1"
+        ),
     )
 
 
@@ -77,14 +90,18 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
         sql.run(connection, sql.load("core_accounts_known"), parameters)
         for name in CORE_ORDER:
             sql.run(connection, core_sql(DATASETS[name]), parameters)
-        sql.run(connection, sql.load("core_dataset_status"),
-                {"as_of": as_of, "datasets": list(DATASETS)})
+        sql.run(
+            connection,
+            sql.load("core_dataset_status"),
+            {"as_of": as_of, "datasets": list(DATASETS)},
+        )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return {name: sql.scalar(connection, f"SELECT count(*) FROM core.{name}")
-            for name in CORE_ORDER}
+    return {
+        name: sql.scalar(connection, f"SELECT count(*) FROM core.{name}") for name in CORE_ORDER
+    }
 
 
 def build_core_asset(partitions_def: PartitionsDefinition):
@@ -92,30 +109,43 @@ def build_core_asset(partitions_def: PartitionsDefinition):
         AssetSpec(
             AssetKey(["core", name]),
             deps=[AssetKey(["raw", dep]) for dep in sorted({name, "crm_accounts", "fx_rates"})],
-            group_name="core", kinds={"duckdb", "sql"},
+            group_name="core",
+            kinds={"duckdb", "sql"},
             description=f"`{name}` as of the partition's date: rows in force for known "
-                        "accounts, money in USD.")
+            "accounts, money in USD.",
+        )
         for name in CORE_ORDER
     ]
 
-    @multi_asset(specs=specs, partitions_def=partitions_def, pool="duckdb_writer",
-                 name="core_layer")
+    @multi_asset(
+        specs=specs, partitions_def=partitions_def, pool="duckdb_writer", name="core_layer"
+    )
     def core_layer(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         with warehouse.connect() as connection:
             counts = build_core(connection, as_of, context.run.run_id)
-            absent = [row[0] for row in connection.execute(
-                "SELECT dataset FROM core.dataset_status WHERE NOT delivered ORDER BY 1"
-            ).fetchall()]
-            rejected = dict(connection.execute(
-                "SELECT dataset, count(*) FROM quarantine.rejected_rows "
-                "WHERE stage = 'core' AND as_of_date = ? GROUP BY 1", [as_of]).fetchall())
+            absent = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT dataset FROM core.dataset_status WHERE NOT delivered ORDER BY 1"
+                ).fetchall()
+            ]
+            rejected = dict(
+                connection.execute(
+                    "SELECT dataset, count(*) FROM quarantine.rejected_rows "
+                    "WHERE stage = 'core' AND as_of_date = ? GROUP BY 1",
+                    [as_of],
+                ).fetchall()
+            )
         for name in CORE_ORDER:
-            yield MaterializeResult(asset_key=AssetKey(["core", name]), metadata={
-                "rows": counts[name],
-                "rejected_for_as_of": rejected.get(name, 0),
-                "delivered": name not in absent,
-                "absent_datasets": absent,
-            })
+            yield MaterializeResult(
+                asset_key=AssetKey(["core", name]),
+                metadata={
+                    "rows": counts[name],
+                    "rejected_for_as_of": rejected.get(name, 0),
+                    "delivered": name not in absent,
+                    "absent_datasets": absent,
+                },
+            )
 
     return core_layer

@@ -29,10 +29,18 @@ SOURCE_FILE = "_source_file"
 EXTRA = "_extra"
 REASONS = "reasons"
 
-FAILURE_SCHEMA = {"position": pl.Int64, "column": pl.String, "reason": pl.String,
-                  "null_check": pl.Boolean}
-CAST_SCHEMA = {"position": pl.Int64, "column": pl.String, "reason": pl.String,
-               "cast_failed": pl.Boolean}
+FAILURE_SCHEMA = {
+    "position": pl.Int64,
+    "column": pl.String,
+    "reason": pl.String,
+    "null_check": pl.Boolean,
+}
+CAST_SCHEMA = {
+    "position": pl.Int64,
+    "column": pl.String,
+    "reason": pl.String,
+    "cast_failed": pl.Boolean,
+}
 
 TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
@@ -80,8 +88,9 @@ def is_extract(path: Path) -> bool:
     return path.name.lower().endswith(SUFFIXES) and not path.name.startswith((".", "_"))
 
 
-def find_deliveries(extracts_dir: Path, dataset: str, as_of: dt.date
-                    ) -> tuple[list[Delivery], list[Path]]:
+def find_deliveries(
+    extracts_dir: Path, dataset: str, as_of: dt.date
+) -> tuple[list[Delivery], list[Path]]:
     """Delivery folders dated on or before `as_of`, oldest first, and folders whose
     name is not a date (reported, never read)."""
     root = extracts_dir / dataset
@@ -103,6 +112,7 @@ def find_deliveries(extracts_dir: Path, dataset: str, as_of: dt.date
 
 
 # --- reading -------------------------------------------------------------------------
+
 
 def read_file(path: Path) -> pl.DataFrame:
     """The file's rows as they stand (CSV: every value a string; empty = null)."""
@@ -142,10 +152,13 @@ def count_lines(path: Path) -> int:
 
 # --- casting -------------------------------------------------------------------------
 
-AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z",
-                 "%Y-%m-%d %H:%M%z")
-NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M",
-                 "%Y-%m-%d %H:%M")
+AWARE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%.f%z",
+    "%Y-%m-%dT%H:%M%z",
+    "%Y-%m-%d %H:%M%z",
+)
+NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
 
 
 def timestamps_from_text(text: pl.Series) -> pl.Series:
@@ -154,12 +167,18 @@ def timestamps_from_text(text: pl.Series) -> pl.Series:
     unparsed: a file written in one layout costs one parse."""
     text = text.str.strip_chars().str.strip_suffix("Z").str.strip_suffix("z")
     parse = {"time_unit": "us", "strict": False}
-    layouts = [lambda t, f=f: t.str.to_datetime(f, time_zone="UTC", **parse)
-               for f in AWARE_FORMATS]
-    layouts += [lambda t, f=f: t.str.to_datetime(f, **parse).dt.replace_time_zone("UTC")
-                for f in NAIVE_FORMATS]
-    layouts.append(lambda t: t.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
-                   .dt.replace_time_zone("UTC"))
+    layouts = [lambda t, f=f: t.str.to_datetime(f, time_zone="UTC", **parse) for f in AWARE_FORMATS]
+    layouts += [
+        lambda t, f=f: t.str.to_datetime(f, **parse).dt.replace_time_zone("UTC")
+        for f in NAIVE_FORMATS
+    ]
+    layouts.append(
+        lambda t: (
+            t.str.to_date("%Y-%m-%d", strict=False)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+        )
+    )
     result = pl.Series(text.name, [None] * len(text), dtype=pl.Datetime("us", "UTC"))
     for layout in layouts:
         unparsed = result.is_null() & text.is_not_null()
@@ -188,9 +207,13 @@ def _cast(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
         return text.str.to_date("%Y-%m-%d", strict=False)
     if target == pl.Boolean:
         lower = text.str.to_lowercase()
-        return (pl.when(lower.is_in(TRUE_WORDS)).then(True)
-                .when(lower.is_in(FALSE_WORDS)).then(False)
-                .otherwise(None))
+        return (
+            pl.when(lower.is_in(TRUE_WORDS))
+            .then(True)
+            .when(lower.is_in(FALSE_WORDS))
+            .then(False)
+            .otherwise(None)
+        )
     if target == pl.Int64:
         # "12.0" from a spreadsheet is 12; "12.5" is not an integer.
         number = text.cast(pl.Float64, strict=False)
@@ -198,16 +221,22 @@ def _cast(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
     return text.cast(target, strict=False)
 
 
-TYPE_WORDS = {pl.String: "string", pl.Date: "date (YYYY-MM-DD)", pl.Int64: "integer",
-              pl.Float64: "decimal", pl.Boolean: "boolean (true/false, 1/0, yes/no)"}
+TYPE_WORDS = {
+    pl.String: "string",
+    pl.Date: "date (YYYY-MM-DD)",
+    pl.Int64: "integer",
+    pl.Float64: "decimal",
+    pl.Boolean: "boolean (true/false, 1/0, yes/no)",
+}
 
 
 def _type_word(dtype: pl.DataType) -> str:
     return "timestamp (ISO-8601)" if isinstance(dtype, pl.Datetime) else TYPE_WORDS[dtype]
 
 
-def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
-              delivery_date: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+def type_rows(
+    frame: pl.DataFrame, dataset: Dataset, source_file: str, delivery_date: dt.date
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
     """The file's rows in contract types with lineage and `_extra` (JSON of the columns
     the contract lacks); beside them, one (row_number, column, reason) per value that
     did not cast."""
@@ -217,9 +246,11 @@ def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
         raise FileRejected(f"{source_file}: missing required column(s) {', '.join(missing)}")
     extra = [name for name in frame.columns if name not in dtypes]
     # Timestamps in text are parsed eagerly, one layout at a time (see above).
-    parsed = {name: timestamps_from_text(frame[name]).alias(f"_parsed_{name}")
-              for name, target in dtypes.items()
-              if isinstance(target, pl.Datetime) and frame.schema.get(name) == pl.String}
+    parsed = {
+        name: timestamps_from_text(frame[name]).alias(f"_parsed_{name}")
+        for name, target in dtypes.items()
+        if isinstance(target, pl.Datetime) and frame.schema.get(name) == pl.String
+    }
     frame = frame.with_columns(parsed.values()) if parsed else frame
     casts, failed = [], {}
     for name, target in dtypes.items():
@@ -227,8 +258,9 @@ def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
         if name not in frame.columns:
             casts.append(pl.lit(None, dtype=target).alias(name))
             continue
-        typed = (pl.col(f"_parsed_{name}") if name in parsed
-                 else _cast(name, frame.schema[name], target))
+        typed = (
+            pl.col(f"_parsed_{name}") if name in parsed else _cast(name, frame.schema[name], target)
+        )
         if name == "currency":
             typed = typed.str.strip_chars().str.to_uppercase()
         default = (column.metadata or {}).get("default")
@@ -237,8 +269,7 @@ def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
         casts.append(typed.alias(name))
         if frame.schema[name] != target:
             failed[name] = (pl.col(name).is_not_null() & typed.is_null()).alias(f"_bad_{name}")
-    extra_json = (pl.struct(extra).struct.json_encode() if extra
-                  else pl.lit(None, dtype=pl.String))
+    extra_json = pl.struct(extra).struct.json_encode() if extra else pl.lit(None, dtype=pl.String)
     typed = frame.with_row_index(ROW_NUMBER, offset=1).select(
         *casts,
         pl.lit(source_file).alias(SOURCE_FILE),
@@ -247,15 +278,24 @@ def type_rows(frame: pl.DataFrame, dataset: Dataset, source_file: str,
         extra_json.alias(EXTRA),
         *failed.values(),
     )
-    cast_failures = pl.concat([_empty_cast_failures(), *(
-        typed.filter(pl.col(f"_bad_{name}")).select(
-            ROW_NUMBER, pl.lit(name).alias("column"),
-            pl.lit(f"{name}: not a valid {_type_word(dtypes[name])}").alias("reason"))
-        for name in failed)])
+    cast_failures = pl.concat(
+        [
+            _empty_cast_failures(),
+            *(
+                typed.filter(pl.col(f"_bad_{name}")).select(
+                    ROW_NUMBER,
+                    pl.lit(name).alias("column"),
+                    pl.lit(f"{name}: not a valid {_type_word(dtypes[name])}").alias("reason"),
+                )
+                for name in failed
+            ),
+        ]
+    )
     return typed.drop(f"_bad_{name}" for name in failed), cast_failures, extra
 
 
 # --- validation ----------------------------------------------------------------------
+
 
 def rule_failures(typed: pl.DataFrame, dataset: Dataset, plan_tiers: list[str]) -> pl.DataFrame:
     """(position, column, reason) for every contract rule a row breaks, from Pandera's
@@ -266,13 +306,19 @@ def rule_failures(typed: pl.DataFrame, dataset: Dataset, plan_tiers: list[str]) 
         cases = errors.failure_cases.filter(pl.col("index").is_not_null())
     else:
         return pl.DataFrame(schema=FAILURE_SCHEMA)
-    reason = (pl.when(pl.col("schema_context") == "Column")
-              .then(pl.col("column") + ": " + pl.col("check").replace(
-                  "not_nullable", "must not be empty"))
-              .otherwise(pl.col("check")))
-    return cases.select(pl.col("index").cast(pl.Int64).alias("position"),
-                        pl.col("column"), reason.alias("reason"),
-                        (pl.col("check") == "not_nullable").alias("null_check"))
+    reason = (
+        pl.when(pl.col("schema_context") == "Column")
+        .then(
+            pl.col("column") + ": " + pl.col("check").replace("not_nullable", "must not be empty")
+        )
+        .otherwise(pl.col("check"))
+    )
+    return cases.select(
+        pl.col("index").cast(pl.Int64).alias("position"),
+        pl.col("column"),
+        reason.alias("reason"),
+        (pl.col("check") == "not_nullable").alias("null_check"),
+    )
 
 
 def duplicate_positions(rows: pl.DataFrame, key: list[str]) -> pl.Series:
@@ -285,8 +331,9 @@ def duplicate_positions(rows: pl.DataFrame, key: list[str]) -> pl.Series:
     return rows.select(repeated.arg_true().cast(pl.Int64).alias("position")).to_series()
 
 
-def parse_deliveries(deliveries: list[Delivery], dataset: Dataset,
-                     plan_tiers: list[str]) -> ParsedBatch:
+def parse_deliveries(
+    deliveries: list[Delivery], dataset: Dataset, plan_tiers: list[str]
+) -> ParsedBatch:
     """Read every file of some deliveries and split their rows into valid and rejected,
     with every reason. Validation runs once over the whole batch; reasons are built only
     for the rows that have one."""
@@ -301,17 +348,28 @@ def parse_deliveries(deliveries: list[Delivery], dataset: Dataset,
             source_file = str(path)
             try:
                 frame = read_file(path)
-                typed, cast_failures, extra = type_rows(frame, dataset, source_file,
-                                                        delivery.delivery_date)
+                typed, cast_failures, extra = type_rows(
+                    frame, dataset, source_file, delivery.delivery_date
+                )
             except FileRejected as exc:
-                rejected_files.append({DELIVERY_DATE: delivery.delivery_date,
-                                       "source_file": source_file, "message": str(exc),
-                                       "lines": count_lines(path)})
+                rejected_files.append(
+                    {
+                        DELIVERY_DATE: delivery.delivery_date,
+                        "source_file": source_file,
+                        "message": str(exc),
+                        "lines": count_lines(path),
+                    }
+                )
                 continue
             typed_frames.append(typed)
-            failures.append(cast_failures.select(
-                (pl.col(ROW_NUMBER) - 1 + offset).alias("position"), "column", "reason",
-                pl.lit(True).alias("cast_failed")))
+            failures.append(
+                cast_failures.select(
+                    (pl.col(ROW_NUMBER) - 1 + offset).alias("position"),
+                    "column",
+                    "reason",
+                    pl.lit(True).alias("cast_failed"),
+                )
+            )
             as_read[source_file] = frame
             extras.update(extra)
             rows_read[delivery.delivery_date] += typed.height
@@ -322,29 +380,45 @@ def parse_deliveries(deliveries: list[Delivery], dataset: Dataset,
     cast = pl.concat([pl.DataFrame(schema=CAST_SCHEMA), *failures])
     rules = rule_failures(rows, dataset, plan_tiers)
     # A value that did not cast is reported once, not again as "must not be empty".
-    rules = (rules.join(cast.select("position", "column", "cast_failed"),
-                        on=["position", "column"], how="left")
-             .filter(~(pl.col("null_check") & pl.col("cast_failed").fill_null(False))))
-    duplicates = duplicate_positions(rows, list(dataset.key)).to_frame().with_columns(
-        pl.lit("duplicate_key").alias("reason"))
-    reasons = (pl.concat([cast.select("position", "reason"), rules.select("position", "reason"),
-                          duplicates])
-               .group_by("position", maintain_order=True)
-               .agg(pl.col("reason").unique(maintain_order=True).alias(REASONS))
-               .sort("position"))
+    rules = rules.join(
+        cast.select("position", "column", "cast_failed"), on=["position", "column"], how="left"
+    ).filter(~(pl.col("null_check") & pl.col("cast_failed").fill_null(False)))
+    duplicates = (
+        duplicate_positions(rows, list(dataset.key))
+        .to_frame()
+        .with_columns(pl.lit("duplicate_key").alias("reason"))
+    )
+    reasons = (
+        pl.concat(
+            [cast.select("position", "reason"), rules.select("position", "reason"), duplicates]
+        )
+        .group_by("position", maintain_order=True)
+        .agg(pl.col("reason").unique(maintain_order=True).alias(REASONS))
+        .sort("position")
+    )
     bad = pl.Series(np.zeros(rows.height, dtype=bool))
     bad[reasons["position"].to_numpy()] = True
-    rejected = pl.concat([rows[reasons["position"]].select(DELIVERY_DATE, SOURCE_FILE,
-                                                            ROW_NUMBER),
-                          reasons.select(REASONS)], how="horizontal")
+    rejected = pl.concat(
+        [
+            rows[reasons["position"]].select(DELIVERY_DATE, SOURCE_FILE, ROW_NUMBER),
+            reasons.select(REASONS),
+        ],
+        how="horizontal",
+    )
     valid = rows.filter(~bad)
     loaded = dict(valid.group_by(DELIVERY_DATE).len().iter_rows())
     return ParsedBatch(
         valid=valid,
         rejected=_records(rejected, as_read),
-        rejected_files=pl.DataFrame(rejected_files, schema={
-            DELIVERY_DATE: pl.Date, "source_file": pl.String, "message": pl.String,
-            "lines": pl.Int64}),
+        rejected_files=pl.DataFrame(
+            rejected_files,
+            schema={
+                DELIVERY_DATE: pl.Date,
+                "source_file": pl.String,
+                "message": pl.String,
+                "lines": pl.Int64,
+            },
+        ),
         rows_read=rows_read,
         rows_loaded={day: loaded.get(day, 0) for day in rows_read},
         extra_columns=extra_columns,
@@ -358,21 +432,30 @@ def _records(rejected: pl.DataFrame, as_read: dict[str, pl.DataFrame]) -> pl.Dat
         frame = as_read[source_file[0]].with_row_index(ROW_NUMBER, offset=1)
         columns = [c for c in frame.columns if c != ROW_NUMBER]
         records = frame.with_columns(pl.col(ROW_NUMBER).cast(pl.Int64)).join(
-            keys, on=ROW_NUMBER, how="inner")
-        parts.append(records.select(
-            DELIVERY_DATE,
-            pl.col(SOURCE_FILE).alias("source_file"),
-            pl.col(ROW_NUMBER).alias("row_number"),
-            pl.struct(columns).struct.json_encode().alias("record"),
-            pl.col(REASONS).alias("reasons"),
-        ))
+            keys, on=ROW_NUMBER, how="inner"
+        )
+        parts.append(
+            records.select(
+                DELIVERY_DATE,
+                pl.col(SOURCE_FILE).alias("source_file"),
+                pl.col(ROW_NUMBER).alias("row_number"),
+                pl.struct(columns).struct.json_encode().alias("record"),
+                pl.col(REASONS).alias("reasons"),
+            )
+        )
     return pl.concat(parts)
 
 
 def _empty_typed(dataset: Dataset) -> pl.DataFrame:
-    return pl.DataFrame(schema={**dataset.dtypes, SOURCE_FILE: pl.String,
-                                DELIVERY_DATE: pl.Date, ROW_NUMBER: pl.Int64,
-                                EXTRA: pl.String})
+    return pl.DataFrame(
+        schema={
+            **dataset.dtypes,
+            SOURCE_FILE: pl.String,
+            DELIVERY_DATE: pl.Date,
+            ROW_NUMBER: pl.Int64,
+            EXTRA: pl.String,
+        }
+    )
 
 
 def _empty_cast_failures() -> pl.DataFrame:
@@ -380,6 +463,12 @@ def _empty_cast_failures() -> pl.DataFrame:
 
 
 def _empty_rejected() -> pl.DataFrame:
-    return pl.DataFrame(schema={DELIVERY_DATE: pl.Date, "source_file": pl.String,
-                                "row_number": pl.Int64, "record": pl.String,
-                                "reasons": pl.List(pl.String)})
+    return pl.DataFrame(
+        schema={
+            DELIVERY_DATE: pl.Date,
+            "source_file": pl.String,
+            "row_number": pl.Int64,
+            "record": pl.String,
+            "reasons": pl.List(pl.String),
+        }
+    )

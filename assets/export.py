@@ -10,7 +10,6 @@ sql/health_history.sql) and any date not exported yet. Every other mart is one f
 place, so a reader never sees half a file.
 """
 
-
 import datetime as dt
 import os
 import shutil
@@ -38,9 +37,13 @@ def export_marts(published: Path, target: Path, as_of: dt.date) -> dict[str, int
     staging.mkdir()
     written: dict[str, int] = {}
     with duckdb.connect(str(published), read_only=True) as connection:
-        tables = [row[0] for row in connection.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'mart' "
-            "ORDER BY table_name").fetchall()]
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'mart' "
+                "ORDER BY table_name"
+            ).fetchall()
+        ]
         try:
             for table in tables:
                 if table in HISTORY_TABLES:
@@ -48,52 +51,67 @@ def export_marts(published: Path, target: Path, as_of: dt.date) -> dict[str, int
                 else:
                     file = target / f"{table}.parquet"
                     temporary = target / f".{table}.parquet.tmp"
-                    connection.execute(f"COPY mart.{table} TO {quote(temporary)} "
-                                       "(FORMAT parquet)")
+                    connection.execute(f"COPY mart.{table} TO {quote(temporary)} (FORMAT parquet)")
                     os.replace(temporary, file)
                     written[table] = connection.execute(
-                        f"SELECT count(*) FROM mart.{table}").fetchall()[0][0]
+                        f"SELECT count(*) FROM mart.{table}"
+                    ).fetchall()[0][0]
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return written
 
 
-def export_history(connection, table: str, target: Path, staging: Path,
-                   as_of: dt.date) -> int:
+def export_history(connection, table: str, target: Path, staging: Path, as_of: dt.date) -> int:
     """Rewrite the partitions of `table` this run changed, and any not exported yet."""
     folder = target / table
-    exported = {path.parent.name.removeprefix("as_of_date=")
-                for path in folder.glob("as_of_date=*/*.parquet")}
+    exported = {
+        path.parent.name.removeprefix("as_of_date=")
+        for path in folder.glob("as_of_date=*/*.parquet")
+    }
     changed = {(as_of + dt.timedelta(days=days)).isoformat() for days in REFRESHED_DAYS}
-    dates = [row[0] for row in connection.execute(
-        f"SELECT DISTINCT CAST(as_of_date AS VARCHAR) FROM mart.{table}").fetchall()
-        if row[0] in changed or row[0] not in exported]
+    dates = [
+        row[0]
+        for row in connection.execute(
+            f"SELECT DISTINCT CAST(as_of_date AS VARCHAR) FROM mart.{table}"
+        ).fetchall()
+        if row[0] in changed or row[0] not in exported
+    ]
     if not dates:
         return 0
     written = staging / table
     connection.execute(
         f"COPY (SELECT * FROM mart.{table} WHERE CAST(as_of_date AS VARCHAR) IN ?) "
-        f"TO {quote(written)} (FORMAT parquet, PARTITION_BY (as_of_date))", [dates])
+        f"TO {quote(written)} (FORMAT parquet, PARTITION_BY (as_of_date))",
+        [dates],
+    )
     for part in written.glob("as_of_date=*"):
         destination = folder / part.name
         destination.mkdir(parents=True, exist_ok=True)
         for file in part.glob("*.parquet"):  # DuckDB writes data_0.parquet per date
             os.replace(file, destination / file.name)
     return connection.execute(
-        f"SELECT count(*) FROM mart.{table} WHERE CAST(as_of_date AS VARCHAR) IN ?",
-        [dates]).fetchall()[0][0]
+        f"SELECT count(*) FROM mart.{table} WHERE CAST(as_of_date AS VARCHAR) IN ?", [dates]
+    ).fetchall()[0][0]
 
 
 def build_export_asset(partitions_def: PartitionsDefinition):
-    @asset(key=AssetKey(["export", "parquet"]), deps=[AssetKey(["publish", "warehouse"])],
-           group_name="publish", partitions_def=partitions_def, kinds={"parquet"},
-           description="The published marts as Parquet for BI tools (CSHEALTH_EXPORT_DIR), "
-                       "Hive-partitioned by as-of date where they have history.")
+    @asset(
+        key=AssetKey(["export", "parquet"]),
+        deps=[AssetKey(["publish", "warehouse"])],
+        group_name="publish",
+        partitions_def=partitions_def,
+        kinds={"parquet"},
+        description="The published marts as Parquet for BI tools (CSHEALTH_EXPORT_DIR), "
+        "Hive-partitioned by as-of date where they have history.",
+    )
     def parquet_export(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         written = export_marts(warehouse.published_path, warehouse.export_path, as_of)
-        return MaterializeResult(metadata={"path": str(warehouse.export_path),
-                                           **{f"rows.{name}": rows
-                                              for name, rows in written.items()}})
+        return MaterializeResult(
+            metadata={
+                "path": str(warehouse.export_path),
+                **{f"rows.{name}": rows for name, rows in written.items()},
+            }
+        )
 
     return parquet_export

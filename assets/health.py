@@ -9,7 +9,6 @@ drivers from the snapshots of other dates. The scorecards (YAML) reach the SQL a
 tables: measures with weights, bands, tiers.
 """
 
-
 import datetime as dt
 
 import duckdb
@@ -42,14 +41,33 @@ def config_frames(by_segment: dict[str, Scorecard]) -> dict[str, pl.DataFrame]:
     measures, bands, tiers = [], [], []
     for name, scorecard in scorecards.items():
         for dimension, measure, dimension_weight, measure_weight, config in scorecard.measures():
-            measures.append((name, dimension, float(dimension_weight), measure,
-                             float(measure_weight), MEASURES[measure].banded or bool(config.bands)))
+            measures.append(
+                (
+                    name,
+                    dimension,
+                    float(dimension_weight),
+                    measure,
+                    float(measure_weight),
+                    MEASURES[measure].banded or bool(config.bands),
+                )
+            )
             for position, band in enumerate(config.bands or []):
                 comparison, bound = band.comparison
-                bands.append((name, measure, position, band.band, comparison, bound,
-                              float(scorecard.band_points[band.band])))
-        tiers += [(name, position, tier.name, float(tier.min_score), tier.colour,
-                   tier.review_cadence) for position, tier in enumerate(scorecard.tiers)]
+                bands.append(
+                    (
+                        name,
+                        measure,
+                        position,
+                        band.band,
+                        comparison,
+                        bound,
+                        float(scorecard.band_points[band.band]),
+                    )
+                )
+        tiers += [
+            (name, position, tier.name, float(tier.min_score), tier.colour, tier.review_cadence)
+            for position, tier in enumerate(scorecard.tiers)
+        ]
 
     def frame(rows, schema):
         return pl.DataFrame(rows, schema=schema, orient="row")
@@ -57,30 +75,58 @@ def config_frames(by_segment: dict[str, Scorecard]) -> dict[str, pl.DataFrame]:
     return {
         "segment_scorecards": frame(
             [(segment, scorecard.name) for segment, scorecard in by_segment.items()],
-            {"segment": pl.String, "scorecard": pl.String}),
-        "scorecard_measures": frame(measures, {
-            "scorecard": pl.String, "dimension": pl.String, "dimension_weight": pl.Float64,
-            "measure": pl.String, "measure_weight": pl.Float64, "banded": pl.Boolean}),
-        "scorecard_bands": frame(bands, {
-            "scorecard": pl.String, "measure": pl.String, "position": pl.Int32,
-            "band": pl.String, "comparison": pl.String, "bound": pl.Float64,
-            "points": pl.Float64}),
-        "scorecard_tiers": frame(tiers, {
-            "scorecard": pl.String, "position": pl.Int32, "tier": pl.String,
-            "min_score": pl.Float64, "colour": pl.String, "review_cadence": pl.String}),
+            {"segment": pl.String, "scorecard": pl.String},
+        ),
+        "scorecard_measures": frame(
+            measures,
+            {
+                "scorecard": pl.String,
+                "dimension": pl.String,
+                "dimension_weight": pl.Float64,
+                "measure": pl.String,
+                "measure_weight": pl.Float64,
+                "banded": pl.Boolean,
+            },
+        ),
+        "scorecard_bands": frame(
+            bands,
+            {
+                "scorecard": pl.String,
+                "measure": pl.String,
+                "position": pl.Int32,
+                "band": pl.String,
+                "comparison": pl.String,
+                "bound": pl.Float64,
+                "points": pl.Float64,
+            },
+        ),
+        "scorecard_tiers": frame(
+            tiers,
+            {
+                "scorecard": pl.String,
+                "position": pl.Int32,
+                "tier": pl.String,
+                "min_score": pl.Float64,
+                "colour": pl.String,
+                "review_cadence": pl.String,
+            },
+        ),
         "scorecard_settings": frame(
             [(name, scorecard.low_data_below) for name, scorecard in scorecards.items()],
-            {"scorecard": pl.String, "low_data_below": pl.Float64}),
+            {"scorecard": pl.String, "low_data_below": pl.Float64},
+        ),
     }
 
 
 def usage_days(by_segment: dict[str, Scorecard]) -> int:
     """The longest window of the product-event measures in use: how far back the
     events are rolled up."""
-    windows = [config.parameters.get("window_days", 1)
-               for scorecard in by_segment.values()
-               for _, measure, _, _, config in scorecard.measures()
-               if "product_events" in MEASURES[measure].datasets]
+    windows = [
+        config.parameters.get("window_days", 1)
+        for scorecard in by_segment.values()
+        for _, measure, _, _, config in scorecard.measures()
+        if "product_events" in MEASURES[measure].datasets
+    ]
     return int(max(windows, default=1))
 
 
@@ -92,8 +138,10 @@ def measure_values_sql(by_segment: dict[str, Scorecard], delivered: set[str]) ->
         for _, measure, _, _, config in scorecard.measures():
             definition = MEASURES[measure]
             if set(definition.datasets) <= delivered:
-                query = sql.load(definition.sql_file(measure), **{
-                    name: sql.literal(value) for name, value in config.parameters.items()})
+                query = sql.load(
+                    definition.sql_file(measure),
+                    **{name: sql.literal(value) for name, value in config.parameters.items()},
+                )
             else:
                 query = "SELECT account_id, NULL AS raw_value, NULL AS value FROM scored_accounts"
             parts.append(
@@ -101,25 +149,32 @@ def measure_values_sql(by_segment: dict[str, Scorecard], delivered: set[str]) ->
                 "CAST(raw_value AS DOUBLE) AS raw_value, CAST(value AS DOUBLE) AS value\n"
                 f"FROM (\n{query}\n) AS measured\n"
                 "WHERE account_id IN (SELECT account_id FROM scored_accounts "
-                f"WHERE scorecard = '{scorecard.name}')")
-    return ("CREATE OR REPLACE TEMP TABLE measure_values AS\n"
-            + sql.load("usage_rollups", usage_days=str(usage_days(by_segment)))
-            + "\nUNION ALL\n".join(parts))
+                f"WHERE scorecard = '{scorecard.name}')"
+            )
+    return (
+        "CREATE OR REPLACE TEMP TABLE measure_values AS\n"
+        + sql.load("usage_rollups", usage_days=str(usage_days(by_segment)))
+        + "\nUNION ALL\n".join(parts)
+    )
 
 
-def build_health(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
-                 by_segment: dict[str, Scorecard]) -> dict:
+def build_health(
+    connection: duckdb.DuckDBPyConnection, as_of: dt.date, by_segment: dict[str, Scorecard]
+) -> dict:
     """Score every account for `as_of` from the core layer, in one transaction, and
     refresh the history-derived columns it affects. Returns counts for run metadata."""
-    delivered = {row[0] for row in connection.execute(
-        "SELECT dataset FROM core.dataset_status WHERE delivered").fetchall()}
+    delivered = {
+        row[0]
+        for row in connection.execute(
+            "SELECT dataset FROM core.dataset_status WHERE delivered"
+        ).fetchall()
+    }
     parameters = {"as_of": as_of}
     connection.execute("BEGIN TRANSACTION")
     try:
         for name, frame in config_frames(by_segment).items():
             connection.register("config_frame", frame.to_arrow())
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
-                               "SELECT * FROM config_frame")
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM config_frame")
             connection.unregister("config_frame")
         sql.run(connection, sql.load("core_macros"))
         sql.run(connection, sql.load("health_inputs"), parameters)
@@ -130,17 +185,25 @@ def build_health(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    tiers = dict(connection.execute(
-        "SELECT tier, count(*) FROM mart.account_health WHERE as_of_date = ? GROUP BY 1",
-        [as_of]).fetchall())
-    low_data = sql.scalar(connection, "SELECT count(*) FROM mart.account_health "
-                          "WHERE as_of_date = ? AND list_contains(flags, 'low_data')", [as_of])
+    tiers = dict(
+        connection.execute(
+            "SELECT tier, count(*) FROM mart.account_health WHERE as_of_date = ? GROUP BY 1",
+            [as_of],
+        ).fetchall()
+    )
+    low_data = sql.scalar(
+        connection,
+        "SELECT count(*) FROM mart.account_health "
+        "WHERE as_of_date = ? AND list_contains(flags, 'low_data')",
+        [as_of],
+    )
     return {"accounts_scored": sum(tiers.values()), "tiers": tiers, "low_data": low_data}
 
 
 def score_problems(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
     """Rows of `as_of` that break the score invariants (there should be none)."""
-    return connection.sql("""
+    return connection.sql(
+        """
         SELECT account_id, health_score, data_completeness,
                coalesce(usage_score, 0) + coalesce(engagement_score, 0)
                + coalesce(support_score, 0) + coalesce(satisfaction_score, 0)
@@ -152,54 +215,96 @@ def score_problems(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.
           AND (health_score NOT BETWEEN 0 AND 100 OR health_score IS NULL
                OR data_completeness NOT BETWEEN 0 AND 1
                OR abs(dimension_total - health_score) > 0.05 + 1e-9 OR tier IS NULL)
-        ORDER BY account_id LIMIT 20""", params={"as_of": as_of}).pl()
+        ORDER BY account_id LIMIT 20""",
+        params={"as_of": as_of},
+    ).pl()
 
 
 def build_health_asset(partitions_def: PartitionsDefinition, upstream: list[AssetKey]):
     specs = [
-        AssetSpec(ACCOUNT_HEALTH, deps=upstream, group_name="health", kinds={"duckdb", "sql"},
-                  description="One row per scored account per as-of date: health score, "
-                              "tier, dimension scores, deltas and drivers."),
-        AssetSpec(HEALTH_MEASURES, deps=upstream, group_name="health", kinds={"duckdb", "sql"},
-                  description="Every measure behind every score: raw value, 0..1 value, "
-                              "weight and contribution in points."),
+        AssetSpec(
+            ACCOUNT_HEALTH,
+            deps=upstream,
+            group_name="health",
+            kinds={"duckdb", "sql"},
+            description="One row per scored account per as-of date: health score, "
+            "tier, dimension scores, deltas and drivers.",
+        ),
+        AssetSpec(
+            HEALTH_MEASURES,
+            deps=upstream,
+            group_name="health",
+            kinds={"duckdb", "sql"},
+            description="Every measure behind every score: raw value, 0..1 value, "
+            "weight and contribution in points.",
+        ),
     ]
-    checks = [AssetCheckSpec("scores_consistent", asset=ACCOUNT_HEALTH, blocking=True,
-                             description="Scores within 0..100 with a tier, completeness "
-                                         "within 0..1, dimension scores adding up to the "
-                                         "score within 0.05.")]
+    checks = [
+        AssetCheckSpec(
+            "scores_consistent",
+            asset=ACCOUNT_HEALTH,
+            blocking=True,
+            description="Scores within 0..100 with a tier, completeness "
+            "within 0..1, dimension scores adding up to the "
+            "score within 0.05.",
+        )
+    ]
 
-    @multi_asset(specs=specs, check_specs=checks, partitions_def=partitions_def,
-                 pool="duckdb_writer", name="health_scores")
+    @multi_asset(
+        specs=specs,
+        check_specs=checks,
+        partitions_def=partitions_def,
+        pool="duckdb_writer",
+        name="health_scores",
+    )
     def health_scores(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         by_segment = warehouse.scorecards()
         with warehouse.connect() as connection:
             summary = build_health(connection, as_of, by_segment)
-            measures = sql.scalar(connection, "SELECT count(*) FROM mart.health_measures "
-                                  "WHERE as_of_date = ?", [as_of])
+            measures = sql.scalar(
+                connection,
+                "SELECT count(*) FROM mart.health_measures WHERE as_of_date = ?",
+                [as_of],
+            )
             problems = score_problems(connection, as_of)
-            tiers = connection.sql("""
+            tiers = connection.sql(
+                """
                 SELECT tier, colour, count(*) AS accounts,
                        round(100 * count(*) / sum(count(*)) OVER (), 1) AS percent,
                        round(avg(health_score), 1) AS average_score
                 FROM mart.account_health WHERE as_of_date = ?
-                GROUP BY ALL ORDER BY average_score DESC""", params=[as_of]).pl()
-            preview = connection.sql("""
+                GROUP BY ALL ORDER BY average_score DESC""",
+                params=[as_of],
+            ).pl()
+            preview = connection.sql(
+                """
                 SELECT account_name, segment, health_score, tier, score_delta_7d, top_drivers
                 FROM mart.account_health WHERE as_of_date = ?
-                ORDER BY health_score LIMIT 5""", params=[as_of]).pl()
+                ORDER BY health_score LIMIT 5""",
+                params=[as_of],
+            ).pl()
         scorecards = {segment: scorecard.name for segment, scorecard in by_segment.items()}
-        yield MaterializeResult(asset_key=ACCOUNT_HEALTH, metadata={
-            "accounts_scored": summary["accounts_scored"],
-            "tiers": MetadataValue.md(markdown_table(tiers)),
-            "lowest_scores": MetadataValue.md(markdown_table(preview)),
-            "low_data": summary["low_data"], "scorecard_by_segment": scorecards})
+        yield MaterializeResult(
+            asset_key=ACCOUNT_HEALTH,
+            metadata={
+                "accounts_scored": summary["accounts_scored"],
+                "tiers": MetadataValue.md(markdown_table(tiers)),
+                "lowest_scores": MetadataValue.md(markdown_table(preview)),
+                "low_data": summary["low_data"],
+                "scorecard_by_segment": scorecards,
+            },
+        )
         yield MaterializeResult(asset_key=HEALTH_MEASURES, metadata={"rows": measures})
         yield AssetCheckResult(
-            asset_key=ACCOUNT_HEALTH, check_name="scores_consistent",
-            passed=problems.is_empty(), severity=AssetCheckSeverity.ERROR,
-            metadata={"failing_rows": len(problems),
-                      "examples": MetadataValue.md(markdown_table(problems))})
+            asset_key=ACCOUNT_HEALTH,
+            check_name="scores_consistent",
+            passed=problems.is_empty(),
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "failing_rows": len(problems),
+                "examples": MetadataValue.md(markdown_table(problems)),
+            },
+        )
 
     return health_scores

@@ -8,7 +8,6 @@ rejections and bookkeeping follow in one transaction. Loading the same delivery 
 changes nothing, and a run killed in between loads the delivery again next time.
 """
 
-
 import datetime as dt
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -52,18 +51,27 @@ def lake_dir(connection: duckdb.DuckDBPyConnection) -> Path:
 
     Writing Parquet is several times faster than DuckDB's own storage for tens of
     millions of rows, and a delivery is replaced by renaming one file."""
-    database = sql.scalar(connection, "SELECT path FROM duckdb_databases() "
-                                      "WHERE database_name = current_database()")
+    database = sql.scalar(
+        connection, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    )
     if not database:
         raise ValueError("the working database must be a file, not in memory")
     return lake_dir_for(Path(database))
 
 
 def raw_schema(dataset: Dataset) -> dict[str, pl.DataType]:
-    dtypes = {name: (pl.Datetime("us") if isinstance(dtype, pl.Datetime) else dtype)
-              for name, dtype in dataset.dtypes.items()}
-    return {**dtypes, SOURCE_FILE: pl.String, DELIVERY_DATE: pl.Date, ROW_NUMBER: pl.Int64,
-            EXTRA: pl.String, RUN_ID: pl.String}
+    dtypes = {
+        name: (pl.Datetime("us") if isinstance(dtype, pl.Datetime) else dtype)
+        for name, dtype in dataset.dtypes.items()
+    }
+    return {
+        **dtypes,
+        SOURCE_FILE: pl.String,
+        DELIVERY_DATE: pl.Date,
+        ROW_NUMBER: pl.Int64,
+        EXTRA: pl.String,
+        RUN_ID: pl.String,
+    }
 
 
 def ensure_raw_view(connection: duckdb.DuckDBPyConnection, dataset: Dataset) -> Path:
@@ -75,8 +83,10 @@ def ensure_raw_view(connection: duckdb.DuckDBPyConnection, dataset: Dataset) -> 
     schema_file = folder / "_schema.parquet"
     if not schema_file.exists():
         pl.DataFrame(schema=raw_schema(dataset)).write_parquet(schema_file)
-    connection.execute(f"CREATE OR REPLACE VIEW raw.{dataset.name} AS SELECT * FROM "
-                       f"read_parquet('{folder}/*.parquet')")
+    connection.execute(
+        f"CREATE OR REPLACE VIEW raw.{dataset.name} AS SELECT * FROM "
+        f"read_parquet('{folder}/*.parquet')"
+    )
     return folder
 
 
@@ -119,9 +129,14 @@ def batches(deliveries: list[Delivery]) -> list[list[Delivery]]:
     return [group for group in groups if group]
 
 
-def load_dataset(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
-                 extracts_dir, as_of: dt.date, run_id: str,
-                 settings: PipelineSettings) -> LoadReport:
+def load_dataset(
+    connection: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    extracts_dir,
+    as_of: dt.date,
+    run_id: str,
+    settings: PipelineSettings,
+) -> LoadReport:
     """Load the new or changed deliveries of one dataset for `as_of` into raw."""
     folder = ensure_raw_view(connection, dataset)
     report = LoadReport(dataset.name, as_of, run_id)
@@ -130,9 +145,12 @@ def load_dataset(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
     _record_misnamed(connection, dataset, misnamed, run_id)
     report.misnamed_folders = [str(folder) for folder in misnamed]
     salt = "|".join(settings.plan_tiers)
-    known = dict(connection.execute(
-        "SELECT delivery_date, fingerprint FROM meta.deliveries WHERE dataset = ?",
-        [dataset.name]).fetchall())
+    known = dict(
+        connection.execute(
+            "SELECT delivery_date, fingerprint FROM meta.deliveries WHERE dataset = ?",
+            [dataset.name],
+        ).fetchall()
+    )
     pending, fingerprints = [], {}
     for delivery in deliveries_in_force(dataset, deliveries):
         report.in_force.append(delivery.delivery_date)
@@ -149,19 +167,24 @@ def load_dataset(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
             parsed = parse_deliveries(group, dataset, settings.plan_tiers)
             if in_flight:
                 _record_batch(connection, dataset, *in_flight, fingerprints, run_id)
-            in_flight = (writer.submit(_write_raw_files, dataset, folder, group, parsed,
-                                       run_id), group, parsed)
+            in_flight = (
+                writer.submit(_write_raw_files, dataset, folder, group, parsed, run_id),
+                group,
+                parsed,
+            )
             report.loaded.extend(delivery.delivery_date for delivery in group)
         if in_flight:
             _record_batch(connection, dataset, *in_flight, fingerprints, run_id)
     return report
 
 
-def _write_raw_files(dataset: Dataset, folder: Path, group: list[Delivery],
-                     parsed: ParsedBatch, run_id: str) -> None:
+def _write_raw_files(
+    dataset: Dataset, folder: Path, group: list[Delivery], parsed: ParsedBatch, run_id: str
+) -> None:
     """One Parquet file per delivery, renamed into place over the previous one."""
-    timestamps = [name for name, dtype in parsed.valid.schema.items()
-                  if isinstance(dtype, pl.Datetime)]
+    timestamps = [
+        name for name, dtype in parsed.valid.schema.items() if isinstance(dtype, pl.Datetime)
+    ]
     columns = list(raw_schema(dataset))
     valid = parsed.valid.with_columns(
         *(pl.col(name).dt.replace_time_zone(None) for name in timestamps),
@@ -178,47 +201,77 @@ def _write_raw_files(dataset: Dataset, folder: Path, group: list[Delivery],
         os.replace(staging, target)
 
 
-def _record_batch(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
-                  files_written: Future, group: list[Delivery], parsed: ParsedBatch,
-                  fingerprints: dict[dt.date, str], run_id: str) -> None:
+def _record_batch(
+    connection: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    files_written: Future,
+    group: list[Delivery],
+    parsed: ParsedBatch,
+    fingerprints: dict[dt.date, str],
+    run_id: str,
+) -> None:
     """Record a batch's rejections and bookkeeping once its files are in place.
 
     Files first, transaction second: a run killed in between leaves the old
     fingerprints, so the next run loads those deliveries again and ends in the same
     state."""
     files_written.result()
-    rejected = parsed.rejected.rename({DELIVERY_DATE: "delivery_date"}).with_columns(
-        pl.lit(run_id).alias("run_id"), pl.lit(dataset.name).alias("dataset"),
-        pl.lit("load").alias("stage"), pl.lit(None, dtype=pl.Date).alias("as_of_date"),
-    ).to_arrow()
+    rejected = (
+        parsed.rejected.rename({DELIVERY_DATE: "delivery_date"})
+        .with_columns(
+            pl.lit(run_id).alias("run_id"),
+            pl.lit(dataset.name).alias("dataset"),
+            pl.lit("load").alias("stage"),
+            pl.lit(None, dtype=pl.Date).alias("as_of_date"),
+        )
+        .to_arrow()
+    )
     rejected_files = parsed.rejected_files.to_arrow()
-    per_delivery = pl.DataFrame({
-        "delivery_date": [d.delivery_date for d in group],
-        "fingerprint": [fingerprints[d.delivery_date] for d in group],
-        "files": [len(d.files) for d in group],
-        "rows_read": [parsed.rows_read[d.delivery_date] for d in group],
-        "rows_loaded": [parsed.rows_loaded[d.delivery_date] for d in group],
-        "extra_columns": [parsed.extra_columns[d.delivery_date] for d in group],
-    }, schema_overrides={"files": pl.Int64, "rows_read": pl.Int64, "rows_loaded": pl.Int64,
-                         "extra_columns": pl.List(pl.String)}).to_arrow()
+    per_delivery = pl.DataFrame(
+        {
+            "delivery_date": [d.delivery_date for d in group],
+            "fingerprint": [fingerprints[d.delivery_date] for d in group],
+            "files": [len(d.files) for d in group],
+            "rows_read": [parsed.rows_read[d.delivery_date] for d in group],
+            "rows_loaded": [parsed.rows_loaded[d.delivery_date] for d in group],
+            "extra_columns": [parsed.extra_columns[d.delivery_date] for d in group],
+        },
+        schema_overrides={
+            "files": pl.Int64,
+            "rows_read": pl.Int64,
+            "rows_loaded": pl.Int64,
+            "extra_columns": pl.List(pl.String),
+        },
+    ).to_arrow()
     days = [d.delivery_date for d in group]
     name = dataset.name
-    views = {"rejected_rows": rejected, "rejected_files": rejected_files,
-             "loaded_deliveries": per_delivery}
+    views = {
+        "rejected_rows": rejected,
+        "rejected_files": rejected_files,
+        "loaded_deliveries": per_delivery,
+    }
     connection.execute("BEGIN TRANSACTION")
     try:
         for view, table in views.items():
             connection.register(view, table)
-        connection.execute("DELETE FROM quarantine.rejected_rows WHERE dataset = ? "
-                           "AND stage = 'load' AND delivery_date IN ?", [name, days])
-        connection.execute("DELETE FROM quarantine.rejected_files WHERE dataset = ? "
-                           "AND delivery_date IN ?", [name, days])
-        connection.execute("INSERT INTO quarantine.rejected_rows BY NAME "
-                           "SELECT * FROM rejected_rows")
-        connection.execute(f"""
+        connection.execute(
+            "DELETE FROM quarantine.rejected_rows WHERE dataset = ? "
+            "AND stage = 'load' AND delivery_date IN ?",
+            [name, days],
+        )
+        connection.execute(
+            "DELETE FROM quarantine.rejected_files WHERE dataset = ? AND delivery_date IN ?",
+            [name, days],
+        )
+        connection.execute(
+            "INSERT INTO quarantine.rejected_rows BY NAME SELECT * FROM rejected_rows"
+        )
+        connection.execute(
+            f"""
             INSERT INTO quarantine.rejected_files
             SELECT ?, ?, source_file, message, {DELIVERY_DATE}, lines FROM rejected_files""",
-                           [run_id, name])
+            [run_id, name],
+        )
         connection.execute(sql.load("record_deliveries"), [name, run_id])
         connection.execute("COMMIT")
     except BaseException:
@@ -229,20 +282,31 @@ def _record_batch(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
             connection.unregister(view)
 
 
-def _record_misnamed(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
-                     folders: list, run_id: str) -> None:
+def _record_misnamed(
+    connection: duckdb.DuckDBPyConnection, dataset: Dataset, folders: list, run_id: str
+) -> None:
     for folder in folders:
-        already = sql.scalar(connection, "SELECT count(*) FROM quarantine.rejected_files "
-                                         "WHERE source_file = ?", [str(folder)])
+        already = sql.scalar(
+            connection,
+            "SELECT count(*) FROM quarantine.rejected_files WHERE source_file = ?",
+            [str(folder)],
+        )
         if not already:
             lines = sum(count_lines(path) for path in folder.iterdir() if path.is_file())
             connection.execute(
                 "INSERT INTO quarantine.rejected_files VALUES (?, ?, ?, ?, NULL, ?)",
-                [run_id, dataset.name, str(folder),
-                 f"{folder}: folder name is not a delivery date (YYYY-MM-DD); not read", lines])
+                [
+                    run_id,
+                    dataset.name,
+                    str(folder),
+                    f"{folder}: folder name is not a delivery date (YYYY-MM-DD); not read",
+                    lines,
+                ],
+            )
 
 
 # --- checks ------------------------------------------------------------------------------
+
 
 @dataclass
 class CheckOutcome:
@@ -252,10 +316,12 @@ class CheckOutcome:
     metadata: dict
 
 
-def run_checks(connection: duckdb.DuckDBPyConnection, dataset: Dataset, run_id: str,
-               settings: PipelineSettings) -> list[CheckOutcome]:
+def run_checks(
+    connection: duckdb.DuckDBPyConnection, dataset: Dataset, run_id: str, settings: PipelineSettings
+) -> list[CheckOutcome]:
     """The three checks of a dataset over the deliveries this run loaded."""
-    per_delivery = connection.sql(f"""
+    per_delivery = connection.sql(
+        f"""
         SELECT d.delivery_date, d.rows_read, d.rejected_file_lines,
                (SELECT count(*) FROM raw.{dataset.name} r
                  WHERE r.{DELIVERY_DATE} = d.delivery_date) AS rows_loaded,
@@ -264,21 +330,26 @@ def run_checks(connection: duckdb.DuckDBPyConnection, dataset: Dataset, run_id: 
                    AND q.delivery_date = d.delivery_date) AS rows_quarantined
         FROM meta.deliveries d
         WHERE d.dataset = ? AND d.run_id = ?
-        ORDER BY d.delivery_date""", params=[dataset.name, run_id]).pl()
+        ORDER BY d.delivery_date""",
+        params=[dataset.name, run_id],
+    ).pl()
     unbalanced = per_delivery.filter(
-        pl.col("rows_read") != pl.col("rows_loaded") + pl.col("rows_quarantined"))
+        pl.col("rows_read") != pl.col("rows_loaded") + pl.col("rows_quarantined")
+    )
     rows_read = int(per_delivery["rows_read"].sum())
     rows_rejected = int(per_delivery["rows_quarantined"].sum())
     file_lines = int(per_delivery["rejected_file_lines"].sum())
 
     key = ", ".join(dataset.key)
-    duplicates = connection.sql(f"""
+    duplicates = connection.sql(
+        f"""
         SELECT {DELIVERY_DATE} AS delivery_date, {key}, count(*) AS copies
         FROM raw.{dataset.name}
         WHERE {DELIVERY_DATE} IN (SELECT delivery_date FROM meta.deliveries
                                   WHERE dataset = ? AND run_id = ?)
         GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL LIMIT 20""",
-                                params=[dataset.name, run_id]).pl()
+        params=[dataset.name, run_id],
+    ).pl()
 
     counted = rows_read + file_lines
     ratio = (rows_rejected + file_lines) / counted if counted else 0.0
@@ -286,26 +357,44 @@ def run_checks(connection: duckdb.DuckDBPyConnection, dataset: Dataset, run_id: 
     ratio_ok = not applies or ratio <= settings.max_reject_ratio
     failures = failure_cases(connection, dataset, run_id)
     return [
-        CheckOutcome("rows_balance", unbalanced.is_empty(),
-                     "rows read = rows loaded + rows quarantined, for every delivery loaded",
-                     {"deliveries": MetadataValue.md(markdown_table(per_delivery)),
-                      "rows_read": rows_read, "rows_quarantined": rows_rejected}),
-        CheckOutcome("key_unique", duplicates.is_empty(),
-                     f"({key}) is unique within each delivery in raw",
-                     {"duplicates": MetadataValue.md(markdown_table(duplicates))}),
-        CheckOutcome("reject_ratio", ratio_ok,
-                     f"rejected share of rows read <= {settings.max_reject_ratio} "
-                     f"(from {settings.min_rows_for_reject_ratio} rows read)",
-                     {"reject_ratio": round(ratio, 6), "rows_counted": counted,
-                      "rows_rejected": rows_rejected, "rejected_file_lines": file_lines,
-                      "failure_cases": MetadataValue.md(markdown_table(failures))}),
+        CheckOutcome(
+            "rows_balance",
+            unbalanced.is_empty(),
+            "rows read = rows loaded + rows quarantined, for every delivery loaded",
+            {
+                "deliveries": MetadataValue.md(markdown_table(per_delivery)),
+                "rows_read": rows_read,
+                "rows_quarantined": rows_rejected,
+            },
+        ),
+        CheckOutcome(
+            "key_unique",
+            duplicates.is_empty(),
+            f"({key}) is unique within each delivery in raw",
+            {"duplicates": MetadataValue.md(markdown_table(duplicates))},
+        ),
+        CheckOutcome(
+            "reject_ratio",
+            ratio_ok,
+            f"rejected share of rows read <= {settings.max_reject_ratio} "
+            f"(from {settings.min_rows_for_reject_ratio} rows read)",
+            {
+                "reject_ratio": round(ratio, 6),
+                "rows_counted": counted,
+                "rows_rejected": rows_rejected,
+                "rejected_file_lines": file_lines,
+                "failure_cases": MetadataValue.md(markdown_table(failures)),
+            },
+        ),
     ]
 
 
-def failure_cases(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
-                  run_id: str) -> pl.DataFrame:
+def failure_cases(
+    connection: duckdb.DuckDBPyConnection, dataset: Dataset, run_id: str
+) -> pl.DataFrame:
     """The run's rejections of a dataset, one line per reason, with an example row."""
-    return connection.sql("""
+    return connection.sql(
+        """
         SELECT reason, count(*) AS rows, min(source_file || ':' || row_number) AS example
         FROM (SELECT unnest(reasons) AS reason, source_file, row_number
               FROM quarantine.rejected_rows WHERE dataset = ? AND run_id = ?)
@@ -314,7 +403,8 @@ def failure_cases(connection: duckdb.DuckDBPyConnection, dataset: Dataset,
         SELECT 'file rejected: ' || message, line_count, source_file
         FROM quarantine.rejected_files WHERE dataset = ? AND run_id = ?
         ORDER BY rows DESC, reason LIMIT 50""",
-                          params=[dataset.name, run_id, dataset.name, run_id]).pl()
+        params=[dataset.name, run_id, dataset.name, run_id],
+    ).pl()
 
 
 def markdown_table(frame: pl.DataFrame) -> str:
@@ -322,11 +412,15 @@ def markdown_table(frame: pl.DataFrame) -> str:
         return "_none_"
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * frame.width
-    text = [pl.col(c).list.join(", ") if isinstance(dtype, pl.List) else pl.col(c).cast(pl.String)
-            for c, dtype in frame.schema.items()]
-    rows = frame.select(pl.concat_str(
-        [column.fill_null("").str.replace_all(r"\|", r"\|") for column in text],
-        separator=" | "))
+    text = [
+        pl.col(c).list.join(", ") if isinstance(dtype, pl.List) else pl.col(c).cast(pl.String)
+        for c, dtype in frame.schema.items()
+    ]
+    rows = frame.select(
+        pl.concat_str(
+            [column.fill_null("").str.replace_all(r"\|", r"\|") for column in text], separator=" | "
+        )
+    )
     return "\n".join([header, rule, *("| " + line + " |" for line in rows.to_series())])
 
 
@@ -337,36 +431,52 @@ CHECK_NAMES = ("rows_balance", "key_unique", "reject_ratio")
 
 def build_ingest_asset(dataset: Dataset, partitions_def: PartitionsDefinition):
     key = AssetKey(["raw", dataset.name])
-    check_specs = [AssetCheckSpec(name, asset=key, blocking=(name == "reject_ratio"))
-                   for name in CHECK_NAMES]
+    check_specs = [
+        AssetCheckSpec(name, asset=key, blocking=(name == "reject_ratio")) for name in CHECK_NAMES
+    ]
 
-    @asset(key=key, group_name="ingest", partitions_def=partitions_def,
-           check_specs=check_specs, kinds={"duckdb", "polars"}, pool="duckdb_writer",
-           description=f"`{dataset.name}` ({dataset.kind}) extracts for the as-of date, "
-                       "validated against the contract and loaded into raw; rejects go "
-                       "to quarantine.")
+    @asset(
+        key=key,
+        group_name="ingest",
+        partitions_def=partitions_def,
+        check_specs=check_specs,
+        kinds={"duckdb", "polars"},
+        pool="duckdb_writer",
+        description=f"`{dataset.name}` ({dataset.kind}) extracts for the as-of date, "
+        "validated against the contract and loaded into raw; rejects go "
+        "to quarantine.",
+    )
     def ingest(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         settings = warehouse.settings()
         with warehouse.connect() as connection:
-            report = load_dataset(connection, dataset, warehouse.extracts_path, as_of,
-                                  context.run.run_id, settings)
+            report = load_dataset(
+                connection, dataset, warehouse.extracts_path, as_of, context.run.run_id, settings
+            )
             outcomes = run_checks(connection, dataset, context.run.run_id, settings)
-            total = sql.scalar(connection, f"SELECT count(*) FROM raw.{dataset.name} "
-                                           f"WHERE {DELIVERY_DATE} <= ?", [as_of])
-        yield MaterializeResult(metadata={
-            "delivered": report.delivered,
-            "deliveries_in_force": len(report.in_force),
-            "deliveries_loaded": [str(day) for day in report.loaded],
-            "deliveries_unchanged": len(report.skipped),
-            "raw_rows_up_to_as_of": total,
-            "misnamed_folders": report.misnamed_folders,
-        })
+            total = sql.scalar(
+                connection,
+                f"SELECT count(*) FROM raw.{dataset.name} WHERE {DELIVERY_DATE} <= ?",
+                [as_of],
+            )
+        yield MaterializeResult(
+            metadata={
+                "delivered": report.delivered,
+                "deliveries_in_force": len(report.in_force),
+                "deliveries_loaded": [str(day) for day in report.loaded],
+                "deliveries_unchanged": len(report.skipped),
+                "raw_rows_up_to_as_of": total,
+                "misnamed_folders": report.misnamed_folders,
+            }
+        )
         for outcome in outcomes:
             yield AssetCheckResult(
-                check_name=outcome.name, passed=outcome.passed,
-                severity=AssetCheckSeverity.ERROR, description=outcome.description,
-                metadata=outcome.metadata)
+                check_name=outcome.name,
+                passed=outcome.passed,
+                severity=AssetCheckSeverity.ERROR,
+                description=outcome.description,
+                metadata=outcome.metadata,
+            )
 
     return ingest
 

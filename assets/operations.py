@@ -12,7 +12,6 @@ core layer. One SQL file per mart:
 Thresholds, actions and targets come from `config/operations.yaml`.
 """
 
-
 import datetime as dt
 
 import duckdb
@@ -43,8 +42,9 @@ MARTS = ("health_alerts", *LATEST_ONLY, "portfolio_kpis")
 OPERATIONS_ASSETS = [AssetKey(["mart", name]) for name in MARTS]
 
 
-def operations_frames(operations: Operations, by_segment: dict[str, Scorecard],
-                      plan_tiers: list[str]) -> dict[str, pl.DataFrame]:
+def operations_frames(
+    operations: Operations, by_segment: dict[str, Scorecard], plan_tiers: list[str]
+) -> dict[str, pl.DataFrame]:
     """The config the operations SQL joins, as small tables."""
     alerts = operations.alerts.model_dump()
     playbooks = operations.playbooks.model_dump()
@@ -52,22 +52,40 @@ def operations_frames(operations: Operations, by_segment: dict[str, Scorecard],
     actions = pl.List(pl.String)
     return {
         "alert_types": pl.DataFrame(
-            [(name, alert["severity"], alert["actions"], alert["tier_playbook"])
-             for name, alert in alerts.items()],
-            schema={"alert_type": pl.String, "severity": pl.String, "actions": actions,
-                    "tier_playbook": pl.Boolean}, orient="row"),
+            [
+                (name, alert["severity"], alert["actions"], alert["tier_playbook"])
+                for name, alert in alerts.items()
+            ],
+            schema={
+                "alert_type": pl.String,
+                "severity": pl.String,
+                "actions": actions,
+                "tier_playbook": pl.Boolean,
+            },
+            orient="row",
+        ),
         "playbooks": pl.DataFrame(
             [(colour, book["first_steps"], book["actions"]) for colour, book in playbooks.items()],
             schema={"colour": pl.String, "first_steps": actions, "actions": actions},
-            orient="row"),
+            orient="row",
+        ),
         "plan_tiers": pl.DataFrame(
-            {"plan_tier": plan_tiers, "position": list(range(len(plan_tiers)))}),
+            {"plan_tier": plan_tiers, "position": list(range(len(plan_tiers)))}
+        ),
         "scorecard_tiers": config_frames(by_segment)["scorecard_tiers"],
         "kpi_targets": pl.DataFrame(
-            [(kpi, position, targets[kpi][0], float(targets[kpi][1]))
-             for position, kpi in enumerate(KPIS)],
-            schema={"kpi": pl.String, "position": pl.Int32, "comparison": pl.String,
-                    "target": pl.Float64}, orient="row"),
+            [
+                (kpi, position, targets[kpi][0], float(targets[kpi][1]))
+                for position, kpi in enumerate(KPIS)
+            ],
+            schema={
+                "kpi": pl.String,
+                "position": pl.Int32,
+                "comparison": pl.String,
+                "target": pl.Float64,
+            },
+            orient="row",
+        ),
     }
 
 
@@ -81,9 +99,13 @@ def numbers(*sections) -> dict[str, float]:
     return values
 
 
-def build_operations(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
-                     operations: Operations, by_segment: dict[str, Scorecard],
-                     plan_tiers: list[str]) -> bool:
+def build_operations(
+    connection: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    operations: Operations,
+    by_segment: dict[str, Scorecard],
+    plan_tiers: list[str],
+) -> bool:
     """Build every operations mart for `as_of` in one transaction. The latest-only work
     lists are replaced only when `as_of` is not older than the date they hold; True when
     they were."""
@@ -105,16 +127,20 @@ def build_operations(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
     try:
         for name, frame in operations_frames(operations, by_segment, plan_tiers).items():
             connection.register("config_frame", frame.to_arrow())
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
-                               "SELECT * FROM config_frame")
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM config_frame")
             connection.unregister("config_frame")
         for name, values in steps:
-            sql.run(connection, sql.load(name),
-                    {"as_of": as_of, "products": operations.expansion.products, **values})
+            sql.run(
+                connection,
+                sql.load(name),
+                {"as_of": as_of, "products": operations.expansion.products, **values},
+            )
         if latest:
             connection.execute("DELETE FROM mart.renewal_pipeline")
-            connection.execute("INSERT INTO mart.renewal_pipeline SELECT * EXCLUDE (in_pipeline) "
-                               "FROM renewals_today WHERE in_pipeline")
+            connection.execute(
+                "INSERT INTO mart.renewal_pipeline SELECT * EXCLUDE (in_pipeline) "
+                "FROM renewals_today WHERE in_pipeline"
+            )
             for table in ("onboarding", "expansion_opportunities", "risk_register"):
                 connection.execute(f"DELETE FROM mart.{table}")
                 connection.execute(f"INSERT INTO mart.{table} SELECT * FROM {table}_today")
@@ -156,59 +182,98 @@ def operations_problems(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def build_operations_asset(partitions_def: PartitionsDefinition, upstream: list[AssetKey]):
     descriptions = {
         "health_alerts": "Every alert ever raised, one row per episode, with severity, "
-                         "message, playbook actions and drivers.",
+        "message, playbook actions and drivers.",
         "onboarding": "Latest date only: accounts in their first 120 days, with "
-                      "time to first login and value, training, adoption, flags.",
+        "time to first login and value, training, adoption, flags.",
         "renewal_pipeline": "Latest date only: renewals in the next 120 days and up to "
-                            "90 days overdue, with stage, confidence, zone, ARR at risk.",
+        "90 days overdue, with stage, confidence, zone, ARR at risk.",
         "expansion_opportunities": "Latest date only: seat, tier, product and services "
-                                   "opportunities of healthy accounts, with signals.",
+        "opportunities of healthy accounts, with signals.",
         "risk_register": "Latest date only: every scored account, most urgent first, "
-                         "with alerts, renewal zone and recommended actions.",
+        "with alerts, renewal zone and recommended actions.",
         "portfolio_kpis": "The scoreboard per as-of date, for the book and each CSM, "
-                          "against the playbook targets.",
+        "against the playbook targets.",
     }
-    specs = [AssetSpec(AssetKey(["mart", name]), deps=upstream, group_name="operations",
-                       kinds={"duckdb", "sql"}, description=descriptions[name])
-             for name in MARTS]
-    checks = [AssetCheckSpec("work_lists_consistent", asset=AssetKey(["mart", "risk_register"]),
-                             blocking=True,
-                             description="Ranks 1..n over every scored account, "
-                                         "confidence within 0..100, alert episodes "
-                                         "cleared after they were raised and never two "
-                                         "open at once.")]
+    specs = [
+        AssetSpec(
+            AssetKey(["mart", name]),
+            deps=upstream,
+            group_name="operations",
+            kinds={"duckdb", "sql"},
+            description=descriptions[name],
+        )
+        for name in MARTS
+    ]
+    checks = [
+        AssetCheckSpec(
+            "work_lists_consistent",
+            asset=AssetKey(["mart", "risk_register"]),
+            blocking=True,
+            description="Ranks 1..n over every scored account, "
+            "confidence within 0..100, alert episodes "
+            "cleared after they were raised and never two "
+            "open at once.",
+        )
+    ]
 
-    @multi_asset(specs=specs, check_specs=checks, partitions_def=partitions_def,
-                 pool="duckdb_writer", name="operations_marts")
+    @multi_asset(
+        specs=specs,
+        check_specs=checks,
+        partitions_def=partitions_def,
+        pool="duckdb_writer",
+        name="operations_marts",
+    )
     def operations_marts(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         with warehouse.connect() as connection:
-            latest = build_operations(connection, as_of, warehouse.operations(),
-                                      warehouse.scorecards(), warehouse.settings().plan_tiers)
-            rows = {name: sql.scalar(connection, f"SELECT count(*) FROM mart.{name}")
-                    for name in MARTS}
+            latest = build_operations(
+                connection,
+                as_of,
+                warehouse.operations(),
+                warehouse.scorecards(),
+                warehouse.settings().plan_tiers,
+            )
+            rows = {
+                name: sql.scalar(connection, f"SELECT count(*) FROM mart.{name}") for name in MARTS
+            }
             alerts = connection.sql(
                 "SELECT alert_type, count(*) AS raised FROM mart.health_alerts "
-                "WHERE as_of_date = ? GROUP BY ALL ORDER BY ALL", params=[as_of]).pl()
+                "WHERE as_of_date = ? GROUP BY ALL ORDER BY ALL",
+                params=[as_of],
+            ).pl()
             top = connection.sql(
                 "SELECT rank, account_name, tier, health_score, arr, open_alerts "
-                "FROM mart.risk_register ORDER BY rank LIMIT 10").pl()
+                "FROM mart.risk_register ORDER BY rank LIMIT 10"
+            ).pl()
             kpis = connection.sql(
                 "SELECT kpi, round(value, 3) AS value, comparison, target, met "
                 "FROM mart.portfolio_kpis WHERE as_of_date = ? AND group_by = 'all'",
-                params=[as_of]).pl()
+                params=[as_of],
+            ).pl()
             problems = operations_problems(connection)
-        extra = {"health_alerts": {"raised_today": MetadataValue.md(markdown_table(alerts))},
-                 "risk_register": {"top_10": MetadataValue.md(markdown_table(top))},
-                 "portfolio_kpis": {"book": MetadataValue.md(markdown_table(kpis))}}
+        extra = {
+            "health_alerts": {"raised_today": MetadataValue.md(markdown_table(alerts))},
+            "risk_register": {"top_10": MetadataValue.md(markdown_table(top))},
+            "portfolio_kpis": {"book": MetadataValue.md(markdown_table(kpis))},
+        }
         for name in MARTS:
-            yield MaterializeResult(asset_key=AssetKey(["mart", name]), metadata={
-                "rows": rows[name], **extra.get(name, {}),
-                **({"refreshed": latest} if name in LATEST_ONLY else {})})
+            yield MaterializeResult(
+                asset_key=AssetKey(["mart", name]),
+                metadata={
+                    "rows": rows[name],
+                    **extra.get(name, {}),
+                    **({"refreshed": latest} if name in LATEST_ONLY else {}),
+                },
+            )
         yield AssetCheckResult(
-            asset_key=AssetKey(["mart", "risk_register"]), check_name="work_lists_consistent",
-            passed=problems.is_empty(), severity=AssetCheckSeverity.ERROR,
-            metadata={"failing_rows": len(problems),
-                      "examples": MetadataValue.md(markdown_table(problems))})
+            asset_key=AssetKey(["mart", "risk_register"]),
+            check_name="work_lists_consistent",
+            passed=problems.is_empty(),
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "failing_rows": len(problems),
+                "examples": MetadataValue.md(markdown_table(problems)),
+            },
+        )
 
     return operations_marts

@@ -7,7 +7,6 @@ when its as-of date is not older than the one they hold, so a backfill of past d
 leaves the newest figures alone.
 """
 
-
 import datetime as dt
 
 import duckdb
@@ -32,8 +31,9 @@ from pipelines.settings import RetentionTargets
 
 MRR_MOVEMENTS = AssetKey(["mart", "mrr_movements"])
 RETENTION = AssetKey(["mart", "retention"])
-UPSTREAM = [AssetKey(["core", name]) for name in ("billing_subscriptions", "crm_accounts",
-                                                   "fx_rates")]
+UPSTREAM = [
+    AssetKey(["core", name]) for name in ("billing_subscriptions", "crm_accounts", "fx_rates")
+]
 
 
 def newest_as_of(connection: duckdb.DuckDBPyConnection, table: str) -> dt.date | None:
@@ -41,8 +41,9 @@ def newest_as_of(connection: duckdb.DuckDBPyConnection, table: str) -> dt.date |
     return sql.scalar(connection, f"SELECT max(as_of_date) FROM {table}")
 
 
-def build_retention(connection: duckdb.DuckDBPyConnection, as_of: dt.date,
-                    targets: RetentionTargets) -> bool:
+def build_retention(
+    connection: duckdb.DuckDBPyConnection, as_of: dt.date, targets: RetentionTargets
+) -> bool:
     """Rebuild mrr_movements and retention for `as_of` in one transaction, unless they
     already hold a newer as-of date. True when they were rebuilt."""
     newest = newest_as_of(connection, "mart.mrr_movements")
@@ -121,22 +122,42 @@ def movement_counts(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def build_retention_asset(partitions_def: PartitionsDefinition):
     specs = [
-        AssetSpec(MRR_MOVEMENTS, deps=UPSTREAM, group_name="retention",
-                  kinds={"duckdb", "sql"},
-                  description="Latest as-of date only: MRR per account and month with its "
-                              "movement (new, expansion, contraction, churn, reactivation)."),
-        AssetSpec(RETENTION, deps=UPSTREAM, group_name="retention", kinds={"duckdb", "sql"},
-                  description="Latest as-of date only: GRR, NRR and logo retention by "
-                              "month, quarter and trailing twelve months, for the book, "
-                              "each segment and each CSM, with the playbook targets."),
+        AssetSpec(
+            MRR_MOVEMENTS,
+            deps=UPSTREAM,
+            group_name="retention",
+            kinds={"duckdb", "sql"},
+            description="Latest as-of date only: MRR per account and month with its "
+            "movement (new, expansion, contraction, churn, reactivation).",
+        ),
+        AssetSpec(
+            RETENTION,
+            deps=UPSTREAM,
+            group_name="retention",
+            kinds={"duckdb", "sql"},
+            description="Latest as-of date only: GRR, NRR and logo retention by "
+            "month, quarter and trailing twelve months, for the book, "
+            "each segment and each CSM, with the playbook targets.",
+        ),
     ]
-    checks = [AssetCheckSpec("retention_consistent", asset=RETENTION, blocking=True,
-                             description="Ending MRR = starting + expansion - contraction "
-                                         "- churned; ratios in range; segments and CSMs add "
-                                         "up to the book; one row per account and month.")]
+    checks = [
+        AssetCheckSpec(
+            "retention_consistent",
+            asset=RETENTION,
+            blocking=True,
+            description="Ending MRR = starting + expansion - contraction "
+            "- churned; ratios in range; segments and CSMs add "
+            "up to the book; one row per account and month.",
+        )
+    ]
 
-    @multi_asset(specs=specs, check_specs=checks, partitions_def=partitions_def,
-                 pool="duckdb_writer", name="retention_marts")
+    @multi_asset(
+        specs=specs,
+        check_specs=checks,
+        partitions_def=partitions_def,
+        pool="duckdb_writer",
+        name="retention_marts",
+    )
     def retention_marts(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         targets = warehouse.settings().retention_targets
@@ -149,16 +170,31 @@ def build_retention_asset(partitions_def: PartitionsDefinition):
             counts = movement_counts(connection)
             problems = retention_problems(connection)
         status = {"rebuilt": rebuilt, "as_of_date_held": str(held) if held else None}
-        yield MaterializeResult(asset_key=MRR_MOVEMENTS, metadata={
-            **status, "rows": movements,
-            "newest_month": MetadataValue.md(markdown_table(counts))})
-        yield MaterializeResult(asset_key=RETENTION, metadata={
-            **status, "rows": periods,
-            "whole_book": MetadataValue.md(markdown_table(figures))})
+        yield MaterializeResult(
+            asset_key=MRR_MOVEMENTS,
+            metadata={
+                **status,
+                "rows": movements,
+                "newest_month": MetadataValue.md(markdown_table(counts)),
+            },
+        )
+        yield MaterializeResult(
+            asset_key=RETENTION,
+            metadata={
+                **status,
+                "rows": periods,
+                "whole_book": MetadataValue.md(markdown_table(figures)),
+            },
+        )
         yield AssetCheckResult(
-            asset_key=RETENTION, check_name="retention_consistent",
-            passed=problems.is_empty(), severity=AssetCheckSeverity.ERROR,
-            metadata={"failing_rows": len(problems),
-                      "examples": MetadataValue.md(markdown_table(problems))})
+            asset_key=RETENTION,
+            check_name="retention_consistent",
+            passed=problems.is_empty(),
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "failing_rows": len(problems),
+                "examples": MetadataValue.md(markdown_table(problems)),
+            },
+        )
 
     return retention_marts

@@ -55,18 +55,30 @@ def phase(book: Path, database: Path, as_of: dt.date) -> dict:
     figures = {}
     started_all = time.perf_counter()
     for name, dataset in DATASETS.items():
-        before = sql.scalar(connection, "SELECT coalesce(sum(rows_read), 0) FROM meta.deliveries"
-                                        " WHERE dataset = ?", [name])
+        before = sql.scalar(
+            connection,
+            "SELECT coalesce(sum(rows_read), 0) FROM meta.deliveries WHERE dataset = ?",
+            [name],
+        )
         started = time.perf_counter()
         load_dataset(connection, dataset, book, as_of, f"bench-{as_of}", settings)
         seconds = time.perf_counter() - started
-        rows = sql.scalar(connection, "SELECT coalesce(sum(rows_read), 0) FROM meta.deliveries"
-                                      " WHERE dataset = ?", [name]) - before
+        rows = (
+            sql.scalar(
+                connection,
+                "SELECT coalesce(sum(rows_read), 0) FROM meta.deliveries WHERE dataset = ?",
+                [name],
+            )
+            - before
+        )
         started = time.perf_counter()
         run_checks(connection, dataset, f"bench-{as_of}", settings)
         checks = time.perf_counter() - started
-        figures[name] = {"rows": int(rows), "seconds": round(seconds, 3),
-                         "checks_seconds": round(checks, 3)}
+        figures[name] = {
+            "rows": int(rows),
+            "seconds": round(seconds, 3),
+            "checks_seconds": round(checks, 3),
+        }
     total = time.perf_counter() - started_all
     connection.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -94,8 +106,20 @@ def main() -> None:
     results = {}
     for name in ("cold", "day"):
         output = subprocess.run(
-            [sys.executable, __file__, "--phase", name, "--book", str(book),
-             "--database", str(database)], check=True, capture_output=True, text=True).stdout
+            [
+                sys.executable,
+                __file__,
+                "--phase",
+                name,
+                "--book",
+                str(book),
+                "--database",
+                str(database),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         results[name] = json.loads(output.strip().splitlines()[-1])
 
     cold, day = results["cold"], results["day"]
@@ -103,12 +127,15 @@ def main() -> None:
     all_rows = sum(d["rows"] for d in cold["datasets"].values())
     print(f"book: {args.accounts:,} accounts, {args.days} days ({book})")
     print(f"cold load, all deliveries up to {END - dt.timedelta(days=1)}:")
-    print(f"  product_events  {events['rows']:>12,} rows  {events['seconds']:7.1f} s  "
-          f"{events['rows'] / events['seconds'] / 1e6:5.2f} M rows/s")
-    print(f"  its asset checks (balance, key uniqueness, ratio) "
-          f"{events['checks_seconds']:7.1f} s")
-    print(f"  all datasets    {all_rows:>12,} rows  {cold['seconds']:7.1f} s  "
-          f"{all_rows / cold['seconds'] / 1e6:5.2f} M rows/s (checks included)")
+    print(
+        f"  product_events  {events['rows']:>12,} rows  {events['seconds']:7.1f} s  "
+        f"{events['rows'] / events['seconds'] / 1e6:5.2f} M rows/s"
+    )
+    print(f"  its asset checks (balance, key uniqueness, ratio) {events['checks_seconds']:7.1f} s")
+    print(
+        f"  all datasets    {all_rows:>12,} rows  {cold['seconds']:7.1f} s  "
+        f"{all_rows / cold['seconds'] / 1e6:5.2f} M rows/s (checks included)"
+    )
     print(f"  peak RSS        {cold['peak_rss_mb']:>12,} MB")
     day_rows = sum(d["rows"] for d in day["datasets"].values())
     print(f"one new day ({END}) on top:")

@@ -116,9 +116,12 @@ REFERENCE_AS_MEASURES = {
 
 
 def reference_sql(day: dt.date) -> str:
-    return REFERENCE.format(d=day, after_d=day + dt.timedelta(days=1),
-                            w30_first=day - dt.timedelta(days=29),
-                            w28_first=day - dt.timedelta(days=27))
+    return REFERENCE.format(
+        d=day,
+        after_d=day + dt.timedelta(days=1),
+        w30_first=day - dt.timedelta(days=29),
+        w28_first=day - dt.timedelta(days=27),
+    )
 
 
 def connect(database: Path, settings):
@@ -162,11 +165,17 @@ def summary(runs: list[dict]) -> dict:
     """The rounds of one phase together: min and median over every run."""
     wall = [s for one in runs for s in one["runs"]]
     cpu = [s for one in runs for s in one["cpu_runs"]]
-    return {**runs[-1], "runs": wall, "cpu_runs": cpu,
-            "first": [one["runs"][0] for one in runs],
-            "min": min(wall), "median": statistics.median(wall),
-            "cpu_min": min(cpu), "cpu_median": statistics.median(cpu),
-            "peak_rss_mb": max(one["peak_rss_mb"] for one in runs)}
+    return {
+        **runs[-1],
+        "runs": wall,
+        "cpu_runs": cpu,
+        "first": [one["runs"][0] for one in runs],
+        "min": min(wall),
+        "median": statistics.median(wall),
+        "cpu_min": min(cpu),
+        "cpu_median": statistics.median(cpu),
+        "peak_rss_mb": max(one["peak_rss_mb"] for one in runs),
+    }
 
 
 def setup_phase(book: Path, day: dt.date) -> dict:
@@ -189,8 +198,12 @@ def setup_phase(book: Path, day: dt.date) -> dict:
     counts = build_core(connection, day, "bench")
     core_seconds = time.perf_counter() - started
     connection.close()
-    return {"ingest_seconds": round(ingest_seconds, 1), "core_seconds": round(core_seconds, 1),
-            "peak_rss_mb": peak_rss_mb(), "core_rows": counts}
+    return {
+        "ingest_seconds": round(ingest_seconds, 1),
+        "core_seconds": round(core_seconds, 1),
+        "peak_rss_mb": peak_rss_mb(),
+        "core_rows": counts,
+    }
 
 
 def scoring_phase(day: dt.date, scorecard: str, repeat: int) -> dict:
@@ -203,13 +216,19 @@ def scoring_phase(day: dt.date, scorecard: str, repeat: int) -> dict:
     settings = load_settings()
     by_segment = scorecards_by_segment(scorecard, settings.scorecard_by_segment)
     figures, scored = timed_runs(
-        lambda connection: build_health(connection, day, by_segment), repeat, settings)
+        lambda connection: build_health(connection, day, by_segment), repeat, settings
+    )
     peak = peak_rss_mb()
     connection = connect(DATABASE, settings)
     events = sql.scalar(connection, "SELECT count(*) FROM core.product_events")
     connection.close()
-    return {**figures, "peak_rss_mb": peak, "product_events": events,
-            "accounts_scored": scored["accounts_scored"], "tiers": scored["tiers"]}
+    return {
+        **figures,
+        "peak_rss_mb": peak,
+        "product_events": events,
+        "accounts_scored": scored["accounts_scored"],
+        "tiers": scored["tiers"],
+    }
 
 
 def agreement(connection, day: dt.date) -> dict:
@@ -218,14 +237,16 @@ def agreement(connection, day: dt.date) -> dict:
 
     found = {"accounts": sql.scalar(connection, "SELECT count(*) FROM reference")}
     for measure, expression in REFERENCE_AS_MEASURES.items():
-        compared, differ = connection.execute(f"""
+        compared, differ = connection.execute(
+            f"""
             SELECT count(*), count(*) FILTER (WHERE NOT (
                        (measured.raw_value IS NULL AND expected IS NULL)
                        OR abs(measured.raw_value - expected) <= 1e-9))
             FROM mart.health_measures AS measured
             JOIN (SELECT account_id, {expression} AS expected FROM reference) USING (account_id)
             WHERE measured.as_of_date = ? AND measured.measure = ?""",
-                                              [day, measure]).fetchall()[0]
+            [day, measure],
+        ).fetchall()[0]
         if compared:
             found[measure] = {"compared": compared, "differ": differ}
     return found
@@ -236,15 +257,23 @@ def reference_phase(day: dt.date, repeat: int) -> dict:
     from pipelines.settings import load_settings
 
     query = reference_sql(day)
-    figures, found = timed_runs(lambda connection: connection.execute(query), repeat,
-                                load_settings(), last=lambda c: agreement(c, day))
+    figures, found = timed_runs(
+        lambda connection: connection.execute(query),
+        repeat,
+        load_settings(),
+        last=lambda c: agreement(c, day),
+    )
     accounts = found.pop("accounts")
     return {**figures, "peak_rss_mb": peak_rss_mb(), "accounts": accounts, "agreement": found}
 
 
 def run_phase(name: str, *options: str) -> dict:
-    output = subprocess.run([sys.executable, __file__, "--phase", name, *options],
-                            check=True, stdout=subprocess.PIPE, text=True).stdout
+    output = subprocess.run(
+        [sys.executable, __file__, "--phase", name, *options],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -258,8 +287,12 @@ def ensure_database(book: Path) -> dict:
     WORK.mkdir(parents=True)
     started = time.perf_counter()
     figures = run_phase("setup", "--book", str(book))
-    figures = {"book": book.name, "as_of": str(END),
-               "seconds": round(time.perf_counter() - started, 1), **figures}
+    figures = {
+        "book": book.name,
+        "as_of": str(END),
+        "seconds": round(time.perf_counter() - started, 1),
+        **figures,
+    }
     MARKER.write_text(json.dumps(figures, indent=2))
     return {**figures, "reused": False}
 
@@ -268,11 +301,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=120)
-    parser.add_argument("--scorecard", default=None,
-                        help="score every account with this scorecard (default: settings)")
+    parser.add_argument(
+        "--scorecard",
+        default=None,
+        help="score every account with this scorecard (default: settings)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per process")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="pairs of scoring and reference processes, alternating")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="pairs of scoring and reference processes, alternating",
+    )
     parser.add_argument("--phase", choices=["setup", "scoring", "reference"])
     parser.add_argument("--book")
     args = parser.parse_args()
@@ -293,9 +333,11 @@ def main() -> None:
     setup = ensure_database(book)
     how = "reused" if setup["reused"] else "built"
     print(f"book: {args.accounts:,} accounts, {args.days} days ({book})")
-    print(f"setup ({how} {DATABASE}): {setup['seconds']:.1f} s - ingest "
-          f"{setup['ingest_seconds']:.1f} s, core for {END} {setup['core_seconds']:.1f} s, "
-          f"peak RSS {setup['peak_rss_mb']:,} MB")
+    print(
+        f"setup ({how} {DATABASE}): {setup['seconds']:.1f} s - ingest "
+        f"{setup['ingest_seconds']:.1f} s, core for {END} {setup['core_seconds']:.1f} s, "
+        f"peak RSS {setup['peak_rss_mb']:,} MB"
+    )
     options = ["--scorecard", scorecard, "--repeat", str(args.repeat)]
     scoring_rounds, reference_rounds = [], []
     for _ in range(args.rounds):  # alternating, so a slow spell of the machine hits both
@@ -305,29 +347,61 @@ def main() -> None:
 
     ratio = scoring["min"] / reference["min"]
     rows = [
-        ("scoring s, min / median", f"{scoring['min']:.2f} / {scoring['median']:.2f}",
-         f"< {TARGET_SECONDS}", scoring["min"] < TARGET_SECONDS),
-        ("reference s, min / median", f"{reference['min']:.2f} / {reference['median']:.2f}",
-         "", None),
-        ("ratio scoring / reference, min / median",
-         f"{ratio:.2f} / {scoring['median'] / reference['median']:.2f}",
-         f"<= {TARGET_RATIO}", ratio <= TARGET_RATIO),
-        ("CPU s (all threads) scoring / reference, median",
-         f"{scoring['cpu_median']:.1f} / {reference['cpu_median']:.1f}",
-         f"(ratio {scoring['cpu_median'] / reference['cpu_median']:.2f})", None),
-        ("first run of each process s, scoring / reference",
-         f"{statistics.median(scoring['first']):.2f} / "
-         f"{statistics.median(reference['first']):.2f}", "", None),
-        ("peak RSS scoring MB", f"{scoring['peak_rss_mb']:,}", f"< {TARGET_RSS_MB:,}",
-         scoring["peak_rss_mb"] < TARGET_RSS_MB),
-        ("peak RSS reference MB", f"{reference['peak_rss_mb']:,}", f"< {TARGET_RSS_MB:,}",
-         reference["peak_rss_mb"] < TARGET_RSS_MB),
-        ("accounts scored", f"{scoring['accounts_scored']:,}",
-         f"(reference rows {reference['accounts']:,})", None),
+        (
+            "scoring s, min / median",
+            f"{scoring['min']:.2f} / {scoring['median']:.2f}",
+            f"< {TARGET_SECONDS}",
+            scoring["min"] < TARGET_SECONDS,
+        ),
+        (
+            "reference s, min / median",
+            f"{reference['min']:.2f} / {reference['median']:.2f}",
+            "",
+            None,
+        ),
+        (
+            "ratio scoring / reference, min / median",
+            f"{ratio:.2f} / {scoring['median'] / reference['median']:.2f}",
+            f"<= {TARGET_RATIO}",
+            ratio <= TARGET_RATIO,
+        ),
+        (
+            "CPU s (all threads) scoring / reference, median",
+            f"{scoring['cpu_median']:.1f} / {reference['cpu_median']:.1f}",
+            f"(ratio {scoring['cpu_median'] / reference['cpu_median']:.2f})",
+            None,
+        ),
+        (
+            "first run of each process s, scoring / reference",
+            f"{statistics.median(scoring['first']):.2f} / "
+            f"{statistics.median(reference['first']):.2f}",
+            "",
+            None,
+        ),
+        (
+            "peak RSS scoring MB",
+            f"{scoring['peak_rss_mb']:,}",
+            f"< {TARGET_RSS_MB:,}",
+            scoring["peak_rss_mb"] < TARGET_RSS_MB,
+        ),
+        (
+            "peak RSS reference MB",
+            f"{reference['peak_rss_mb']:,}",
+            f"< {TARGET_RSS_MB:,}",
+            reference["peak_rss_mb"] < TARGET_RSS_MB,
+        ),
+        (
+            "accounts scored",
+            f"{scoring['accounts_scored']:,}",
+            f"(reference rows {reference['accounts']:,})",
+            None,
+        ),
         ("rows in core.product_events", f"{scoring['product_events']:,}", "", None),
     ]
-    print(f"scoring {END} with scorecard {scorecard}: {args.rounds} round(s) of a scoring "
-          f"and a reference process, {args.repeat} runs each; verdicts on the min")
+    print(
+        f"scoring {END} with scorecard {scorecard}: {args.rounds} round(s) of a scoring "
+        f"and a reference process, {args.repeat} runs each; verdicts on the min"
+    )
     print(f"  {'':<48} {'value':>15}  target")
     for label, value, target, met in rows:
         verdict = "" if met is None else ("met" if met else "NOT met")
@@ -335,8 +409,10 @@ def main() -> None:
     print(f"  runs s: scoring {scoring['runs']}, reference {reference['runs']}")
     print(f"  tiers {scoring['tiers']}")
     for measure, counts in reference["agreement"].items():
-        print(f"  reference vs mart.health_measures.raw_value of {measure}: "
-              f"{counts['compared']:,} accounts compared, {counts['differ']:,} differ")
+        print(
+            f"  reference vs mart.health_measures.raw_value of {measure}: "
+            f"{counts['compared']:,} accounts compared, {counts['differ']:,} differ"
+        )
     results = {"setup": setup, "scoring": scoring, "reference": reference}
     (WORK / f"results-{scorecard}.json").write_text(json.dumps(results, indent=2))
 

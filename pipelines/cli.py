@@ -27,8 +27,11 @@ def warehouse_for(args: argparse.Namespace):
     from pipelines.resources import Warehouse
 
     return Warehouse.from_environment(
-        extracts_dir=args.extracts, warehouse=args.warehouse, scorecard=args.scorecard,
-        export_dir=getattr(args, "export", None))
+        extracts_dir=args.extracts,
+        warehouse=args.warehouse,
+        scorecard=args.scorecard,
+        export_dir=getattr(args, "export", None),
+    )
 
 
 def dates_to_run(args: argparse.Namespace) -> list[dt.date]:
@@ -50,8 +53,9 @@ def report(outcome: RunOutcome, published: Path) -> None:
     if outcome.success:
         print(f"{outcome.as_of}: published {published} (run {outcome.run_id})")
         return
-    print(f"{outcome.as_of}: run {outcome.run_id} failed; {published} left as it was",
-          file=sys.stderr)
+    print(
+        f"{outcome.as_of}: run {outcome.run_id} failed; {published} left as it was", file=sys.stderr
+    )
     for problem in outcome.problems:
         print(f"  {problem}", file=sys.stderr)
 
@@ -79,22 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def locations(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--extracts", help="extracts folder ($CSHEALTH_EXTRACTS_DIR, "
-                                                "default ./data/extracts)")
-        command.add_argument("--warehouse", help="published DuckDB file ($CSHEALTH_WAREHOUSE, "
-                                                 "default ./data/warehouse.duckdb)")
-        command.add_argument("--scorecard", metavar="NAME|FILE",
-                             help="scorecard for every account: five_dimension, "
-                                  "four_component or a YAML file ($CSHEALTH_SCORECARD, "
-                                  "default from config/pipeline.yaml)")
+        command.add_argument(
+            "--extracts", help="extracts folder ($CSHEALTH_EXTRACTS_DIR, default ./data/extracts)"
+        )
+        command.add_argument(
+            "--warehouse",
+            help="published DuckDB file ($CSHEALTH_WAREHOUSE, default ./data/warehouse.duckdb)",
+        )
+        command.add_argument(
+            "--scorecard",
+            metavar="NAME|FILE",
+            help="scorecard for every account: five_dimension, "
+            "four_component or a YAML file ($CSHEALTH_SCORECARD, "
+            "default from config/pipeline.yaml)",
+        )
         command.add_argument("--verbose", action="store_true", help="show Dagster's log")
 
     run = commands.add_parser("run", help="run the pipeline for an as-of date or a range")
     run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: today, UTC)")
     run.add_argument("--from", dest="date_from", help="first as-of date of a range")
     run.add_argument("--to", dest="date_to", help="last as-of date of a range")
-    run.add_argument("--export", metavar="DIR",
-                     help="also write the marts as Parquet into DIR ($CSHEALTH_EXPORT_DIR)")
+    run.add_argument(
+        "--export",
+        metavar="DIR",
+        help="also write the marts as Parquet into DIR ($CSHEALTH_EXPORT_DIR)",
+    )
     locations(run)
     run.set_defaults(handler=command_run)
 
@@ -102,9 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--accounts", type=int, default=500)
     demo.add_argument("--days", type=int, default=120)
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--history-days", type=int, default=8,
-                      help="how many of the last days to run (default 8, so the last "
-                           "day has a 7-day delta)")
+    demo.add_argument(
+        "--history-days",
+        type=int,
+        default=8,
+        help="how many of the last days to run (default 8, so the last day has a 7-day delta)",
+    )
     demo.add_argument("--no-run", action="store_true", help="only write the book")
     locations(demo)
     demo.set_defaults(handler=command_demo)
@@ -124,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line, never a bare traceback
         if os.environ.get("CSHEALTH_DEBUG"):
             raise
-        print(f"cshealth: error: {type(exc).__name__}: {exc} "
-              "(set CSHEALTH_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"cshealth: error: {type(exc).__name__}: {exc} "
+            "(set CSHEALTH_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

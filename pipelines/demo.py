@@ -39,8 +39,10 @@ def demo(args: argparse.Namespace, warehouse: Warehouse) -> int:
     for path in (work, work.with_name(work.name + ".wal")):
         path.unlink(missing_ok=True)
     shutil.rmtree(lake_dir_for(work), ignore_errors=True)
-    print(f"wrote a book of {args.accounts} accounts over {args.days} days "
-          f"({shape.first_day} .. {shape.last_day}) to {extracts}")
+    print(
+        f"wrote a book of {args.accounts} accounts over {args.days} days "
+        f"({shape.first_day} .. {shape.last_day}) to {extracts}"
+    )
     print("  " + ", ".join(f"{name} {rows:,}" for name, rows in sorted(counts.items())))
     if args.no_run:
         return 0

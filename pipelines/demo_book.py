@@ -30,23 +30,46 @@ SEGMENTS = {  # share of accounts, ARR range in USD
 }
 PLAN_BY_SEGMENT = {"smb": "starter", "mid_market": "professional", "enterprise": "enterprise"}
 CURRENCIES = {"USD": (0.88, 1.0), "EUR": (0.08, 1.08), "GBP": (0.04, 1.27)}
-INDUSTRIES = ["software", "finance", "healthcare", "retail", "manufacturing", "logistics",
-              "education", "media"]
+INDUSTRIES = [
+    "software",
+    "finance",
+    "healthcare",
+    "retail",
+    "manufacturing",
+    "logistics",
+    "education",
+    "media",
+]
 FEATURES = [  # name, is_core, plan_tier
-    ("dashboards", True, "starter"), ("reports", True, "starter"),
-    ("workflows", True, "starter"), ("alerts", True, "starter"),
-    ("integrations", True, "professional"), ("data_import", True, "starter"),
-    ("comments", False, "starter"), ("mobile_app", False, "starter"),
-    ("templates", False, "starter"), ("scheduling", False, "professional"),
-    ("api", False, "professional"), ("forecasting", False, "professional"),
-    ("custom_fields", False, "professional"), ("approvals", False, "professional"),
-    ("sso", False, "enterprise"), ("audit_log", False, "enterprise"),
-    ("sandbox", False, "enterprise"), ("advanced_permissions", False, "enterprise"),
+    ("dashboards", True, "starter"),
+    ("reports", True, "starter"),
+    ("workflows", True, "starter"),
+    ("alerts", True, "starter"),
+    ("integrations", True, "professional"),
+    ("data_import", True, "starter"),
+    ("comments", False, "starter"),
+    ("mobile_app", False, "starter"),
+    ("templates", False, "starter"),
+    ("scheduling", False, "professional"),
+    ("api", False, "professional"),
+    ("forecasting", False, "professional"),
+    ("custom_fields", False, "professional"),
+    ("approvals", False, "professional"),
+    ("sso", False, "enterprise"),
+    ("audit_log", False, "enterprise"),
+    ("sandbox", False, "enterprise"),
+    ("advanced_permissions", False, "enterprise"),
 ]
 MILESTONES = [  # name, due days after contract start
-    ("kickoff", 3), ("provisioning", 7), ("success_criteria", 10),
-    ("training_scheduled", 14), ("first_workflow_live", 21), ("users_trained", 28),
-    ("first_value", 30), ("full_deployment", 60), ("day90_review", 90),
+    ("kickoff", 3),
+    ("provisioning", 7),
+    ("success_criteria", 10),
+    ("training_scheduled", 14),
+    ("first_workflow_live", 21),
+    ("users_trained", 28),
+    ("first_value", 30),
+    ("full_deployment", 60),
+    ("day90_review", 90),
 ]
 EVENTS_PER_ACCOUNT_DAY = 24.0  # about 2.5k events per account over 120 days
 BACKLOG_DAYS = 365  # history carried by the first incremental folders
@@ -89,16 +112,17 @@ def draw_accounts(shape: BookShape, rng: np.random.Generator) -> pl.DataFrame:
 
     # Latent propensity: a third thriving, a third middling, a third struggling.
     group = rng.choice(3, n, p=[0.36, 0.36, 0.28])
-    propensity = np.clip(np.array([0.88, 0.62, 0.30])[group] + rng.normal(0, 0.08, n),
-                         0.02, 0.99)
+    propensity = np.clip(np.array([0.88, 0.62, 0.30])[group] + rng.normal(0, 0.08, n), 0.02, 0.99)
 
     # Contracts: 12% start inside the window (onboarding), the rest up to 4 years back.
     onboarding = rng.random(n) < 0.12
-    age = np.where(onboarding, rng.integers(-shape.days + 1, 1, n),
-                   -rng.integers(shape.days, 4 * 365, n))
+    age = np.where(
+        onboarding, rng.integers(-shape.days + 1, 1, n), -rng.integers(shape.days, 4 * 365, n)
+    )
     start = first + (shape.days - 1) + age
-    years = np.maximum(1, np.ceil((np.datetime64(shape.last_day) - 60 - start)
-                                  .astype(int) / 365)).astype(int)
+    years = np.maximum(
+        1, np.ceil((np.datetime64(shape.last_day) - 60 - start).astype(int) / 365)
+    ).astype(int)
     renewal = start + years * 365
 
     # Churners: weak accounts that end inside the window; expanders: strong ones.
@@ -116,34 +140,47 @@ def draw_accounts(shape: BookShape, rng: np.random.Generator) -> pl.DataFrame:
     csm = np.char.add("csm_", np.char.zfill((rng.integers(0, csms, n) + 1).astype(str), 2))
     unassigned = rng.random(n) < 0.02
     identified = rng.random(n) < 0.35 + 0.6 * propensity
-    return pl.DataFrame({
-        "account_id": np.char.add("ACC-", np.char.zfill(np.arange(1, n + 1).astype(str), 5)),
-        "account_name": np.char.add("Customer ", np.arange(1, n + 1).astype(str)),
-        "industry": np.array(INDUSTRIES)[rng.integers(0, len(INDUSTRIES), n)],
-        "csm_owner": pl.Series(csm).set(pl.Series(unassigned), None),
-        "segment": np.array(segment_names)[segment],
-        "plan_tier": np.array([PLAN_BY_SEGMENT[s] for s in segment_names])[segment],
-        "arr_usd": arr_usd,
-        "licensed_seats": seats,
-        "currency": np.array(currency_names)[currency],
-        "rate": np.array([c[1] for c in CURRENCIES.values()])[currency],
-        "propensity": propensity,
-        "executive_sponsor_identified": identified,
-        "executive_sponsor_engaged": identified & (rng.random(n) < propensity),
-        "champion_present": rng.random(n) < 0.3 + 0.65 * propensity,
-        "renewal_budget_confirmed": rng.random(n) < propensity * 0.9,
-        "churn": churn, "expand": expand, "contract": contract,
-    }).with_columns(
-        _date_series("contract_start_date", start),
-        _date_series("renewal_date", renewal),
-        _date_series("churn_date", churn_day),
-        _date_series("expand_date", expand_day),
-        pl.Series("active_share", np.clip(propensity * 1.05 + rng.normal(0, 0.06, n),
-                                          0.03, 1.0)),
-        pl.Series("user_count", np.maximum(2, np.round(seats * rng.uniform(0.7, 1.15, n)))
-                  .astype(np.int64)),
-    ).with_columns(
-        pl.col("user_count").cum_sum().sub(pl.col("user_count")).alias("user_offset"),
+    return (
+        pl.DataFrame(
+            {
+                "account_id": np.char.add(
+                    "ACC-", np.char.zfill(np.arange(1, n + 1).astype(str), 5)
+                ),
+                "account_name": np.char.add("Customer ", np.arange(1, n + 1).astype(str)),
+                "industry": np.array(INDUSTRIES)[rng.integers(0, len(INDUSTRIES), n)],
+                "csm_owner": pl.Series(csm).set(pl.Series(unassigned), None),
+                "segment": np.array(segment_names)[segment],
+                "plan_tier": np.array([PLAN_BY_SEGMENT[s] for s in segment_names])[segment],
+                "arr_usd": arr_usd,
+                "licensed_seats": seats,
+                "currency": np.array(currency_names)[currency],
+                "rate": np.array([c[1] for c in CURRENCIES.values()])[currency],
+                "propensity": propensity,
+                "executive_sponsor_identified": identified,
+                "executive_sponsor_engaged": identified & (rng.random(n) < propensity),
+                "champion_present": rng.random(n) < 0.3 + 0.65 * propensity,
+                "renewal_budget_confirmed": rng.random(n) < propensity * 0.9,
+                "churn": churn,
+                "expand": expand,
+                "contract": contract,
+            }
+        )
+        .with_columns(
+            _date_series("contract_start_date", start),
+            _date_series("renewal_date", renewal),
+            _date_series("churn_date", churn_day),
+            _date_series("expand_date", expand_day),
+            pl.Series(
+                "active_share", np.clip(propensity * 1.05 + rng.normal(0, 0.06, n), 0.03, 1.0)
+            ),
+            pl.Series(
+                "user_count",
+                np.maximum(2, np.round(seats * rng.uniform(0.7, 1.15, n))).astype(np.int64),
+            ),
+        )
+        .with_columns(
+            pl.col("user_count").cum_sum().sub(pl.col("user_count")).alias("user_offset"),
+        )
     )
 
 
@@ -153,35 +190,51 @@ def subscriptions(accounts: pl.DataFrame) -> pl.DataFrame:
     days before it takes effect)."""
     base_mrr = (pl.col("arr_usd") / 12 / pl.col("rate")).round(2)
     base = accounts.select(
-        "account_id", pl.lit("platform").alias("product"),
+        "account_id",
+        pl.lit("platform").alias("product"),
         pl.col("contract_start_date").alias("start_date"),
-        pl.when(pl.col("churn")).then(pl.col("churn_date"))
-        .when(pl.col("contract")).then(pl.col("expand_date"))
-        .otherwise(None).alias("end_date"),
-        base_mrr.alias("mrr"), "currency",
+        pl.when(pl.col("churn"))
+        .then(pl.col("churn_date"))
+        .when(pl.col("contract"))
+        .then(pl.col("expand_date"))
+        .otherwise(None)
+        .alias("end_date"),
+        base_mrr.alias("mrr"),
+        "currency",
         pl.col("licensed_seats").alias("quantity"),
         pl.col("contract_start_date").alias("known_from"),
-    ).with_columns(pl.when(pl.col("end_date").is_not_null())
-                   .then(pl.min_horizontal("known_from", pl.col("end_date") - pl.duration(days=30)))
-                   .otherwise("known_from").alias("known_from"))
+    ).with_columns(
+        pl.when(pl.col("end_date").is_not_null())
+        .then(pl.min_horizontal("known_from", pl.col("end_date") - pl.duration(days=30)))
+        .otherwise("known_from")
+        .alias("known_from")
+    )
     expansion = accounts.filter("expand").select(
-        "account_id", pl.lit("analytics").alias("product"),
-        pl.col("expand_date").alias("start_date"), pl.lit(None, dtype=pl.Date).alias("end_date"),
-        (base_mrr * 0.35).round(2).alias("mrr"), "currency",
+        "account_id",
+        pl.lit("analytics").alias("product"),
+        pl.col("expand_date").alias("start_date"),
+        pl.lit(None, dtype=pl.Date).alias("end_date"),
+        (base_mrr * 0.35).round(2).alias("mrr"),
+        "currency",
         (pl.col("licensed_seats") // 3).alias("quantity"),
         pl.col("expand_date").alias("known_from"),
     )
     contraction = accounts.filter("contract").select(
-        "account_id", pl.lit("platform").alias("product"),
-        pl.col("expand_date").alias("start_date"), pl.lit(None, dtype=pl.Date).alias("end_date"),
-        (base_mrr * 0.7).round(2).alias("mrr"), "currency",
+        "account_id",
+        pl.lit("platform").alias("product"),
+        pl.col("expand_date").alias("start_date"),
+        pl.lit(None, dtype=pl.Date).alias("end_date"),
+        (base_mrr * 0.7).round(2).alias("mrr"),
+        "currency",
         (pl.col("licensed_seats") * 7 // 10).alias("quantity"),
         (pl.col("expand_date") - pl.duration(days=30)).alias("known_from"),
     )
     rows = pl.concat([base, expansion, contraction])
     return rows.with_columns(
-        pl.concat_str(pl.lit("SUB-"), pl.int_range(1, pl.len() + 1).cast(pl.String)
-                      .str.zfill(7)).alias("subscription_id"))
+        pl.concat_str(
+            pl.lit("SUB-"), pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(7)
+        ).alias("subscription_id")
+    )
 
 
 def users(accounts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -189,18 +242,23 @@ def users(accounts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     owner = np.repeat(np.arange(accounts.height), counts)
     index = np.arange(counts.sum()) - np.repeat(accounts["user_offset"].to_numpy(), counts)
     start = accounts["contract_start_date"].to_numpy().astype("datetime64[s]")[owner]
-    created = start + (rng.integers(0, 45, owner.size) * SECONDS_PER_DAY
-                       + rng.integers(0, SECONDS_PER_DAY, owner.size)).astype("timedelta64[s]")
+    created = start + (
+        rng.integers(0, 45, owner.size) * SECONDS_PER_DAY
+        + rng.integers(0, SECONDS_PER_DAY, owner.size)
+    ).astype("timedelta64[s]")
     created = created.astype("datetime64[ms]")
-    roles = np.where(index == 0, "admin", np.where(rng.random(owner.size) < 0.1, "manager",
-                                                   "member"))
-    return pl.DataFrame({
-        "user_id": np.char.add(np.char.add("U", np.arange(1, owner.size + 1).astype(str)), ""),
-        "account_id": accounts["account_id"].to_numpy()[owner],
-        "created_at": pl.Series(created).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
-        "role": roles,
-        "account_index": owner,
-    })
+    roles = np.where(
+        index == 0, "admin", np.where(rng.random(owner.size) < 0.1, "manager", "member")
+    )
+    return pl.DataFrame(
+        {
+            "user_id": np.char.add(np.char.add("U", np.arange(1, owner.size + 1).astype(str)), ""),
+            "account_id": accounts["account_id"].to_numpy()[owner],
+            "created_at": pl.Series(created).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            "role": roles,
+            "account_index": owner,
+        }
+    )
 
 
 def contacts(accounts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -211,16 +269,20 @@ def contacts(accounts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     roles = np.array(["executive_sponsor", "champion", "admin", "user", "user", "other", "user"])
     number = np.arange(1, owner.size + 1).astype(str)
     account_ids = accounts["account_id"].to_numpy()[owner]
-    return pl.DataFrame({
-        "contact_id": np.char.add("C", number),
-        "account_id": account_ids,
-        "full_name": np.char.add("Contact Person ", number),
-        "email": np.char.add(np.char.add(np.char.add("contact", number), "@"),
-                             np.char.add(np.char.lower(account_ids.astype(str)), ".example.com")),
-        "role": roles[position],
-        "is_active": rng.random(owner.size) < 0.93,
-        "account_index": owner,
-    })
+    return pl.DataFrame(
+        {
+            "contact_id": np.char.add("C", number),
+            "account_id": account_ids,
+            "full_name": np.char.add("Contact Person ", number),
+            "email": np.char.add(
+                np.char.add(np.char.add("contact", number), "@"),
+                np.char.add(np.char.lower(account_ids.astype(str)), ".example.com"),
+            ),
+            "role": roles[position],
+            "is_active": rng.random(owner.size) < 0.93,
+            "account_index": owner,
+        }
+    )
 
 
 def _poisson_rows(rng, rates: np.ndarray) -> np.ndarray:
@@ -229,8 +291,9 @@ def _poisson_rows(rng, rates: np.ndarray) -> np.ndarray:
 
 
 def _timestamps(rng, days: np.ndarray) -> pl.Series:
-    seconds = days.astype("datetime64[s]") + rng.integers(
-        7 * 3600, 20 * 3600, days.size).astype("timedelta64[s]")
+    seconds = days.astype("datetime64[s]") + rng.integers(7 * 3600, 20 * 3600, days.size).astype(
+        "timedelta64[s]"
+    )
     seconds = seconds.astype("datetime64[ms]")
     return pl.Series(seconds).cast(pl.Datetime("us"))
 
@@ -242,8 +305,9 @@ def active_on(accounts: pl.DataFrame, day: dt.date) -> np.ndarray:
     return (started & ~gone).to_numpy()
 
 
-def product_events(accounts: pl.DataFrame, day: dt.date, rng: np.random.Generator,
-                   first_event_id: int) -> pl.DataFrame:
+def product_events(
+    accounts: pl.DataFrame, day: dt.date, rng: np.random.Generator, first_event_id: int
+) -> pl.DataFrame:
     live = active_on(accounts, day)
     propensity = accounts["propensity"].to_numpy()
     seats = accounts["licensed_seats"].to_numpy()
@@ -252,84 +316,106 @@ def product_events(accounts: pl.DataFrame, day: dt.date, rng: np.random.Generato
     rates = np.where(live, intensity * seats / seats.mean() * (0.25 + propensity), 0.0)
     owner = _poisson_rows(rng, rates)
     n = owner.size
-    active_users = np.maximum(1, np.round(accounts["user_count"].to_numpy()
-                                          * accounts["active_share"].to_numpy())).astype(int)
-    user = accounts["user_offset"].to_numpy()[owner] + (
-        rng.random(n) * active_users[owner]).astype(int)
+    active_users = np.maximum(
+        1, np.round(accounts["user_count"].to_numpy() * accounts["active_share"].to_numpy())
+    ).astype(int)
+    user = accounts["user_offset"].to_numpy()[owner] + (rng.random(n) * active_users[owner]).astype(
+        int
+    )
     # Strong accounts spread over many features, weak ones keep to the first few.
     concentration = 1 + 3 * (1 - propensity[owner])
-    feature = np.minimum(rng.random(n) ** concentration * len(FEATURES),
-                         len(FEATURES) - 1).astype(int)
+    feature = np.minimum(rng.random(n) ** concentration * len(FEATURES), len(FEATURES) - 1).astype(
+        int
+    )
     names = np.array([f[0] for f in FEATURES], dtype=object)[feature]
     kind = rng.random(n)
     names = np.where(kind < 0.16, "login", names)
     names = np.where((kind >= 0.16) & (kind < 0.163), "training_completed", names)
-    names = np.where((kind >= 0.163) & (kind < 0.1645) & (propensity[owner] > 0.7),
-                     "limit_reached", names)
+    names = np.where(
+        (kind >= 0.163) & (kind < 0.1645) & (propensity[owner] > 0.7), "limit_reached", names
+    )
     ids = np.arange(first_event_id, first_event_id + n)
     # Now and then the tracker sends an event for an account the CRM does not know.
     account_ids = accounts["account_id"].to_numpy()[owner]
     account_ids[rng.random(n) < 0.0001] = "ACC-99999"
-    return pl.DataFrame({
-        "event_id": pl.Series(ids).cast(pl.String),
-        "occurred_at": (_timestamps(rng, np.full(n, np.datetime64(day)))
-                        .dt.replace_time_zone("UTC")),
-        "user_id": pl.Series(user + 1).cast(pl.String),
-        "account_id": account_ids,
-        "event_name": names.astype(str),
-        "session_id": pl.Series(user * 1000 + rng.integers(0, 4, n)).cast(pl.String),
-        "duration_s": np.round(rng.exponential(40, n), 1),
-    }).with_columns(pl.concat_str(pl.lit("E"), pl.col("event_id")).alias("event_id"),
-                    pl.concat_str(pl.lit("U"), pl.col("user_id")).alias("user_id"),
-                    pl.concat_str(pl.lit("S"), pl.col("session_id")).alias("session_id"))
+    return pl.DataFrame(
+        {
+            "event_id": pl.Series(ids).cast(pl.String),
+            "occurred_at": (
+                _timestamps(rng, np.full(n, np.datetime64(day))).dt.replace_time_zone("UTC")
+            ),
+            "user_id": pl.Series(user + 1).cast(pl.String),
+            "account_id": account_ids,
+            "event_name": names.astype(str),
+            "session_id": pl.Series(user * 1000 + rng.integers(0, 4, n)).cast(pl.String),
+            "duration_s": np.round(rng.exponential(40, n), 1),
+        }
+    ).with_columns(
+        pl.concat_str(pl.lit("E"), pl.col("event_id")).alias("event_id"),
+        pl.concat_str(pl.lit("U"), pl.col("user_id")).alias("user_id"),
+        pl.concat_str(pl.lit("S"), pl.col("session_id")).alias("session_id"),
+    )
 
 
-def activities(accounts: pl.DataFrame, first: dt.date, last: dt.date,
-               rng: np.random.Generator) -> pl.DataFrame:
+def activities(
+    accounts: pl.DataFrame, first: dt.date, last: dt.date, rng: np.random.Generator
+) -> pl.DataFrame:
     """CRM activities from BACKLOG_DAYS before the window to its end."""
     start = np.datetime64(first) - BACKLOG_DAYS
     span = (np.datetime64(last) - start).astype(int) + 1
     propensity = accounts["propensity"].to_numpy()
     pieces = []
     for activity, per_day in (
-        ("email_sent", 0.12), ("meeting_held", 0.035), ("call", 0.02), ("qbr", 1 / 95),
-        ("executive_meeting", 0.006), ("training_session", 0.004),
+        ("email_sent", 0.12),
+        ("meeting_held", 0.035),
+        ("call", 0.02),
+        ("qbr", 1 / 95),
+        ("executive_meeting", 0.006),
+        ("training_session", 0.004),
     ):
         # Every account is emailed alike; how much else happens follows its propensity.
         weight = np.ones_like(propensity) if activity == "email_sent" else 0.35 + propensity
         rate = per_day * span * weight
         owner = _poisson_rows(rng, rate)
         day = start + rng.integers(0, span, owner.size)
-        keep = rng.random(owner.size) < (0.3 + 0.7 * propensity[owner]
-                                         if activity in ("qbr", "executive_meeting") else 1.0)
+        keep = rng.random(owner.size) < (
+            0.3 + 0.7 * propensity[owner] if activity in ("qbr", "executive_meeting") else 1.0
+        )
         owner, day = owner[keep], day[keep]
         pieces.append((activity, owner, day))
         if activity == "email_sent":
             replied = rng.random(owner.size) < 0.1 + 0.85 * propensity[owner]
-            pieces.append(("email_reply", owner[replied], day[replied] + rng.integers(0, 3,
-                                                                                      replied.sum())))
+            pieces.append(
+                ("email_reply", owner[replied], day[replied] + rng.integers(0, 3, replied.sum()))
+            )
         if activity == "meeting_held":
             missed = _poisson_rows(rng, (1.1 - propensity) * per_day * span * 0.6)
             pieces.append(("meeting_no_show", missed, start + rng.integers(0, span, missed.size)))
     frames = []
     for activity, owner, day in pieces:
-        frames.append(pl.DataFrame({
-            "account_index": owner,
-            "activity_type": np.full(owner.size, activity),
-            "occurred_at": _timestamps(rng, day).dt.replace_time_zone("UTC"),
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "account_index": owner,
+                    "activity_type": np.full(owner.size, activity),
+                    "occurred_at": _timestamps(rng, day).dt.replace_time_zone("UTC"),
+                }
+            )
+        )
     rows = pl.concat(frames).filter(pl.col("occurred_at").dt.date() <= last)
     account_ids = accounts["account_id"].to_numpy()
     return rows.with_columns(
         pl.Series("account_id", account_ids[rows["account_index"].to_numpy()]),
-        pl.concat_str(pl.lit("ACT-"), pl.int_range(1, pl.len() + 1).cast(pl.String))
-        .alias("activity_id"),
+        pl.concat_str(pl.lit("ACT-"), pl.int_range(1, pl.len() + 1).cast(pl.String)).alias(
+            "activity_id"
+        ),
         pl.col("occurred_at").dt.date().alias("delivered_on"),
     )
 
 
-def tickets(accounts: pl.DataFrame, first: dt.date, last: dt.date,
-            rng: np.random.Generator) -> pl.DataFrame:
+def tickets(
+    accounts: pl.DataFrame, first: dt.date, last: dt.date, rng: np.random.Generator
+) -> pl.DataFrame:
     """Support tickets; each one is delivered when created and again when resolved."""
     start = np.datetime64(first) - BACKLOG_DAYS // 2
     span = (np.datetime64(last) - start).astype(int) + 1
@@ -341,41 +427,53 @@ def tickets(accounts: pl.DataFrame, first: dt.date, last: dt.date,
     created = _timestamps(rng, start + rng.integers(0, span, n))
     resolve_hours = rng.exponential(24 + 120 * (1 - p), n)
     resolved = created + pl.Series((resolve_hours * 3600e6).astype(np.int64)).cast(
-        pl.Duration("us"))
-    priority = np.where(rng.random(n) < 0.02 + 0.25 * (1 - p), "urgent",
-                        np.where(rng.random(n) < 0.25, "high",
-                                 np.where(rng.random(n) < 0.6, "normal", "low")))
+        pl.Duration("us")
+    )
+    priority = np.where(
+        rng.random(n) < 0.02 + 0.25 * (1 - p),
+        "urgent",
+        np.where(rng.random(n) < 0.25, "high", np.where(rng.random(n) < 0.6, "normal", "low")),
+    )
     csat = np.clip(np.round(rng.normal(1.2 + 3.9 * p, 0.7)), 1, 5).astype(np.int64)
     sentiment_draw = rng.normal(p, 0.2)
-    sentiment = np.where(sentiment_draw > 0.62, "positive",
-                         np.where(sentiment_draw > 0.38, "neutral", "negative"))
+    sentiment = np.where(
+        sentiment_draw > 0.62, "positive", np.where(sentiment_draw > 0.38, "neutral", "negative")
+    )
     kinds = np.array(["question", "incident", "problem", "feature_request"])
-    frame = pl.DataFrame({
-        "ticket_id": np.char.add("T", np.arange(1, n + 1).astype(str)),
-        "account_index": owner,
-        "account_id": accounts["account_id"].to_numpy()[owner],
-        "created_at": created.dt.replace_time_zone("UTC"),
-        "resolved_at": resolved.dt.replace_time_zone("UTC"),
-        "priority": priority,
-        "escalated": rng.random(n) < 0.04 + 0.15 * (1 - p),
-        "is_blocker": rng.random(n) < 0.03,
-        "ticket_type": kinds[rng.choice(4, n, p=[0.45, 0.3, 0.1, 0.15])],
-        "csat_score": np.where(rng.random(n) < 0.55, csat, -1),
-        "sentiment": pl.Series(sentiment).set(pl.Series(rng.random(n) >= 0.8), None),
-    }).with_columns(pl.when(pl.col("csat_score") > 0).then(pl.col("csat_score"))
-                    .alias("csat_score"))
+    frame = pl.DataFrame(
+        {
+            "ticket_id": np.char.add("T", np.arange(1, n + 1).astype(str)),
+            "account_index": owner,
+            "account_id": accounts["account_id"].to_numpy()[owner],
+            "created_at": created.dt.replace_time_zone("UTC"),
+            "resolved_at": resolved.dt.replace_time_zone("UTC"),
+            "priority": priority,
+            "escalated": rng.random(n) < 0.04 + 0.15 * (1 - p),
+            "is_blocker": rng.random(n) < 0.03,
+            "ticket_type": kinds[rng.choice(4, n, p=[0.45, 0.3, 0.1, 0.15])],
+            "csat_score": np.where(rng.random(n) < 0.55, csat, -1),
+            "sentiment": pl.Series(sentiment).set(pl.Series(rng.random(n) >= 0.8), None),
+        }
+    ).with_columns(pl.when(pl.col("csat_score") > 0).then(pl.col("csat_score")).alias("csat_score"))
     opened = frame.with_columns(
-        pl.lit("open").alias("status"), pl.lit(None, dtype=pl.Int64).alias("csat_score"),
+        pl.lit("open").alias("status"),
+        pl.lit(None, dtype=pl.Int64).alias("csat_score"),
         pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("resolved_at"),
-        pl.col("created_at").dt.date().alias("delivered_on"))
+        pl.col("created_at").dt.date().alias("delivered_on"),
+    )
     solved = frame.filter(pl.col("resolved_at").dt.date() <= last).with_columns(
-        pl.lit("solved").alias("status"),
-        pl.col("resolved_at").dt.date().alias("delivered_on"))
+        pl.lit("solved").alias("status"), pl.col("resolved_at").dt.date().alias("delivered_on")
+    )
     return pl.concat([opened, solved], how="vertical_relaxed")
 
 
-def surveys(contact_rows: pl.DataFrame, accounts: pl.DataFrame, first: dt.date, last: dt.date,
-            rng: np.random.Generator) -> pl.DataFrame:
+def surveys(
+    contact_rows: pl.DataFrame,
+    accounts: pl.DataFrame,
+    first: dt.date,
+    last: dt.date,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
     start = np.datetime64(first) - BACKLOG_DAYS // 2
     span = (np.datetime64(last) - start).astype(int) + 1
     propensity = accounts["propensity"].to_numpy()[contact_rows["account_index"].to_numpy()]
@@ -386,70 +484,97 @@ def surveys(contact_rows: pl.DataFrame, accounts: pl.DataFrame, first: dt.date, 
     nps = np.clip(np.round(rng.normal(2.5 + 8.5 * p, 1.3)), 0, 10)
     csat = np.clip(np.round(rng.normal(1.3 + 3.9 * p, 0.6)), 1, 5)
     comments = pl.Series(np.full(n, "Free-text feedback from the customer")).set(
-        pl.Series(rng.random(n) >= 0.3), None)
-    return pl.DataFrame({
-        "response_id": np.char.add("R", np.arange(1, n + 1).astype(str)),
-        "account_id": contact_rows["account_id"].to_numpy()[responder],
-        "contact_id": contact_rows["contact_id"].to_numpy()[responder],
-        "survey_type": np.where(is_nps, "nps", "csat"),
-        "score": np.where(is_nps, nps, csat).astype(np.int64),
-        "responded_at": _timestamps(rng, start + rng.integers(0, span, n))
-        .dt.replace_time_zone("UTC"),
-        "comment": comments,
-    }).with_columns(pl.col("responded_at").dt.date().alias("delivered_on"),
-                    # The survey tool exports local time with its offset.
-                    pl.col("responded_at").dt.convert_time_zone("Europe/Berlin"))
+        pl.Series(rng.random(n) >= 0.3), None
+    )
+    return pl.DataFrame(
+        {
+            "response_id": np.char.add("R", np.arange(1, n + 1).astype(str)),
+            "account_id": contact_rows["account_id"].to_numpy()[responder],
+            "contact_id": contact_rows["contact_id"].to_numpy()[responder],
+            "survey_type": np.where(is_nps, "nps", "csat"),
+            "score": np.where(is_nps, nps, csat).astype(np.int64),
+            "responded_at": _timestamps(rng, start + rng.integers(0, span, n)).dt.replace_time_zone(
+                "UTC"
+            ),
+            "comment": comments,
+        }
+    ).with_columns(
+        pl.col("responded_at").dt.date().alias("delivered_on"),
+        # The survey tool exports local time with its offset.
+        pl.col("responded_at").dt.convert_time_zone("Europe/Berlin"),
+    )
 
 
-def invoices(accounts: pl.DataFrame, subscription_rows: pl.DataFrame, first: dt.date,
-             last: dt.date, rng: np.random.Generator) -> pl.DataFrame:
+def invoices(
+    accounts: pl.DataFrame,
+    subscription_rows: pl.DataFrame,
+    first: dt.date,
+    last: dt.date,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
     """Monthly invoices over the last year; delivered when issued and when paid."""
     months = pl.date_range(first - dt.timedelta(days=BACKLOG_DAYS), last, "1mo", eager=True)
-    monthly = (subscription_rows.join(pl.DataFrame({"issued_date": months}), how="cross")
-               .filter((pl.col("start_date") <= pl.col("issued_date"))
-                       & (pl.col("end_date").is_null()
-                          | (pl.col("end_date") > pl.col("issued_date"))))
-               .group_by("account_id", "issued_date", "currency")
-               .agg(pl.col("mrr").sum().round(2).alias("amount")))
-    monthly = (monthly.join(accounts.select("account_id", "propensity"), on="account_id")
-               .sort("account_id", "issued_date", "currency"))
+    monthly = (
+        subscription_rows.join(pl.DataFrame({"issued_date": months}), how="cross")
+        .filter(
+            (pl.col("start_date") <= pl.col("issued_date"))
+            & (pl.col("end_date").is_null() | (pl.col("end_date") > pl.col("issued_date")))
+        )
+        .group_by("account_id", "issued_date", "currency")
+        .agg(pl.col("mrr").sum().round(2).alias("amount"))
+    )
+    monthly = monthly.join(accounts.select("account_id", "propensity"), on="account_id").sort(
+        "account_id", "issued_date", "currency"
+    )
     n = monthly.height
     p = monthly["propensity"].to_numpy()
     delay = np.round(rng.normal(20 - 30 * p, 8)).astype(int)  # days after due
     never = rng.random(n) < 0.04 * (1 - p) ** 2
-    frame = monthly.sort("account_id", "issued_date").with_columns(
-        pl.concat_str(pl.lit("INV-"), pl.int_range(1, pl.len() + 1).cast(pl.String))
-        .alias("invoice_id"),
-        (pl.col("issued_date") + pl.duration(days=30)).alias("due_date"),
-    ).with_columns(
-        (pl.col("due_date") + pl.Series(delay).cast(pl.Int64) * pl.duration(days=1))
-        .alias("paid_date"),
-        pl.Series("never", never),
+    frame = (
+        monthly.sort("account_id", "issued_date")
+        .with_columns(
+            pl.concat_str(pl.lit("INV-"), pl.int_range(1, pl.len() + 1).cast(pl.String)).alias(
+                "invoice_id"
+            ),
+            (pl.col("issued_date") + pl.duration(days=30)).alias("due_date"),
+        )
+        .with_columns(
+            (pl.col("due_date") + pl.Series(delay).cast(pl.Int64) * pl.duration(days=1)).alias(
+                "paid_date"
+            ),
+            pl.Series("never", never),
+        )
     )
-    issued = frame.with_columns(pl.lit("open").alias("status"),
-                                pl.lit(None, dtype=pl.Date).alias("paid_date"),
-                                pl.col("issued_date").alias("delivered_on"))
+    issued = frame.with_columns(
+        pl.lit("open").alias("status"),
+        pl.lit(None, dtype=pl.Date).alias("paid_date"),
+        pl.col("issued_date").alias("delivered_on"),
+    )
     paid = frame.filter(~pl.col("never") & (pl.col("paid_date") <= last)).with_columns(
-        pl.lit("paid").alias("status"), pl.col("paid_date").alias("delivered_on"))
-    lost = frame.filter(pl.col("never") & (pl.col("due_date") + pl.duration(days=90) <= last)
-                        ).with_columns(pl.lit("uncollectible").alias("status"),
-                                       pl.lit(None, dtype=pl.Date).alias("paid_date"),
-                                       (pl.col("due_date") + pl.duration(days=90))
-                                       .alias("delivered_on"))
+        pl.lit("paid").alias("status"), pl.col("paid_date").alias("delivered_on")
+    )
+    lost = frame.filter(
+        pl.col("never") & (pl.col("due_date") + pl.duration(days=90) <= last)
+    ).with_columns(
+        pl.lit("uncollectible").alias("status"),
+        pl.lit(None, dtype=pl.Date).alias("paid_date"),
+        (pl.col("due_date") + pl.duration(days=90)).alias("delivered_on"),
+    )
     return pl.concat([issued, paid, lost], how="vertical_relaxed")
 
 
 def milestones(accounts: pl.DataFrame, last: dt.date, rng: np.random.Generator) -> pl.DataFrame:
     recent = accounts.filter(pl.col("contract_start_date") > last - dt.timedelta(days=200))
-    plan = pl.DataFrame({"milestone": [m[0] for m in MILESTONES],
-                         "offset": [m[1] for m in MILESTONES]})
-    rows = recent.select("account_id", "contract_start_date", "propensity").join(plan,
-                                                                                 how="cross")
+    plan = pl.DataFrame(
+        {"milestone": [m[0] for m in MILESTONES], "offset": [m[1] for m in MILESTONES]}
+    )
+    rows = recent.select("account_id", "contract_start_date", "propensity").join(plan, how="cross")
     n = rows.height
     p = rows["propensity"].to_numpy()
     lateness = np.round(rng.normal(12 * (1 - p) - 3, 4)).astype(np.int64)
     return rows.select(
-        "account_id", "milestone",
+        "account_id",
+        "milestone",
         (pl.col("contract_start_date") + pl.duration(days=pl.col("offset"))).alias("due_date"),
     ).with_columns(
         (pl.col("due_date") + pl.Series(lateness) * pl.duration(days=1)).alias("completed_date"),
@@ -460,17 +585,27 @@ def milestones(accounts: pl.DataFrame, last: dt.date, rng: np.random.Generator) 
 def crm_snapshot(accounts: pl.DataFrame, day: dt.date) -> pl.DataFrame:
     """The CRM as it stands on `day`: accounts appear two weeks before their start."""
     return accounts.filter(pl.col("contract_start_date") <= day + dt.timedelta(days=14)).select(
-        "account_id", "account_name", "industry", "csm_owner", "contract_start_date",
-        "renewal_date", "licensed_seats",
-        pl.when(pl.col("churn") & (pl.col("churn_date") <= day)).then(0.0)
-        .otherwise((pl.col("arr_usd") / pl.col("rate")).round(2)).alias("arr"),
-        "currency", "plan_tier", "executive_sponsor_identified", "executive_sponsor_engaged",
-        "champion_present", "renewal_budget_confirmed",
+        "account_id",
+        "account_name",
+        "industry",
+        "csm_owner",
+        "contract_start_date",
+        "renewal_date",
+        "licensed_seats",
+        pl.when(pl.col("churn") & (pl.col("churn_date") <= day))
+        .then(0.0)
+        .otherwise((pl.col("arr_usd") / pl.col("rate")).round(2))
+        .alias("arr"),
+        "currency",
+        "plan_tier",
+        "executive_sponsor_identified",
+        "executive_sponsor_engaged",
+        "champion_present",
+        "renewal_budget_confirmed",
     )
 
 
-def with_export_faults(dataset: str, frame: pl.DataFrame,
-                       rng: np.random.Generator) -> pl.DataFrame:
+def with_export_faults(dataset: str, frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     """A few rows that break the contract, as real exports have: a ticket resolved
     before it was opened, an activity type the contract does not know."""
     hit = pl.Series(rng.random(frame.height) < 0.003)
@@ -478,10 +613,16 @@ def with_export_faults(dataset: str, frame: pl.DataFrame,
         return frame.with_columns(
             pl.when(hit & (pl.col("status") == "solved"))
             .then(pl.col("created_at") - pl.duration(hours=2))
-            .otherwise(pl.col("resolved_at")).alias("resolved_at"))
+            .otherwise(pl.col("resolved_at"))
+            .alias("resolved_at")
+        )
     if dataset == "crm_activities":
-        return frame.with_columns(pl.when(hit).then(pl.lit("webinar"))
-                                  .otherwise(pl.col("activity_type")).alias("activity_type"))
+        return frame.with_columns(
+            pl.when(hit)
+            .then(pl.lit("webinar"))
+            .otherwise(pl.col("activity_type"))
+            .alias("activity_type")
+        )
     return frame
 
 
@@ -490,14 +631,18 @@ def _write_csv(frame: pl.DataFrame, folder: Path, name: str) -> None:
     frame.write_csv(folder / name, datetime_format="%Y-%m-%dT%H:%M:%S%z")
 
 
-def _deliver_incremental(frame: pl.DataFrame, root: Path, dataset: str, columns: list[str],
-                         first: dt.date) -> None:
+def _deliver_incremental(
+    frame: pl.DataFrame, root: Path, dataset: str, columns: list[str], first: dt.date
+) -> None:
     """One folder per day; what happened before the window arrives with the first one,
     as each record stood then (one version per key)."""
-    frame = (frame.sort("delivered_on")
-             .with_columns(pl.max_horizontal(pl.col("delivered_on"), pl.lit(first))
-                           .alias("delivered_on"))
-             .unique(subset=[columns[0], "delivered_on"], keep="last", maintain_order=True))
+    frame = (
+        frame.sort("delivered_on")
+        .with_columns(
+            pl.max_horizontal(pl.col("delivered_on"), pl.lit(first)).alias("delivered_on")
+        )
+        .unique(subset=[columns[0], "delivered_on"], keep="last", maintain_order=True)
+    )
     for (day,), part in frame.partition_by("delivered_on", as_dict=True).items():
         _write_csv(part.select(columns), root / dataset / day.isoformat(), f"{dataset}.csv")
 
@@ -516,14 +661,30 @@ def generate_book(extracts_dir: Path, shape: BookShape) -> dict[str, int]:
     days = [first + dt.timedelta(days=n) for n in range(shape.days)]
     weekly = {day for day in days if (last - day).days % 7 == 0} | {first}
 
-    sub_columns = ["subscription_id", "account_id", "product", "start_date", "end_date", "mrr",
-                   "currency", "quantity"]
+    sub_columns = [
+        "subscription_id",
+        "account_id",
+        "product",
+        "start_date",
+        "end_date",
+        "mrr",
+        "currency",
+        "quantity",
+    ]
     milestone_rows = milestones(accounts, last, rng)
-    catalog = pl.DataFrame({"feature": [f[0] for f in FEATURES],
-                            "is_core": [f[1] for f in FEATURES],
-                            "plan_tier": [f[2] for f in FEATURES]})
-    fx = pl.DataFrame({"currency": [c for c in CURRENCIES if c != "USD"],
-                       "rate_to_usd": [CURRENCIES[c][1] for c in CURRENCIES if c != "USD"]})
+    catalog = pl.DataFrame(
+        {
+            "feature": [f[0] for f in FEATURES],
+            "is_core": [f[1] for f in FEATURES],
+            "plan_tier": [f[2] for f in FEATURES],
+        }
+    )
+    fx = pl.DataFrame(
+        {
+            "currency": [c for c in CURRENCIES if c != "USD"],
+            "rate_to_usd": [CURRENCIES[c][1] for c in CURRENCIES if c != "USD"],
+        }
+    )
     next_event = 1
     for day in days:
         stamp = day.isoformat()
@@ -543,13 +704,18 @@ def generate_book(extracts_dir: Path, shape: BookShape) -> dict[str, int]:
             known = set(crm["account_id"].to_list())
             snapshot = {
                 "crm_contacts": contact_rows.filter(pl.col("account_id").is_in(known)).drop(
-                    "account_index"),
-                "product_users": user_rows.filter(
-                    pl.col("created_at").dt.date() <= day).drop("account_index"),
-                "onboarding_milestones": milestone_rows.filter(
-                    pl.col("account_id").is_in(known)).with_columns(
+                    "account_index"
+                ),
+                "product_users": user_rows.filter(pl.col("created_at").dt.date() <= day).drop(
+                    "account_index"
+                ),
+                "onboarding_milestones": milestone_rows.filter(pl.col("account_id").is_in(known))
+                .with_columns(
                     pl.when(~pl.col("skipped") & (pl.col("completed_date") <= day))
-                    .then(pl.col("completed_date")).alias("completed_date")).drop("skipped"),
+                    .then(pl.col("completed_date"))
+                    .alias("completed_date")
+                )
+                .drop("skipped"),
                 "feature_catalog": catalog,
                 "fx_rates": fx,
             }
@@ -563,22 +729,54 @@ def generate_book(extracts_dir: Path, shape: BookShape) -> dict[str, int]:
                 counts[dataset] = counts.get(dataset, 0) + frame.height
 
     incremental = {
-        "crm_activities": (activities(accounts, first, last, rng),
-                           ["activity_id", "account_id", "activity_type", "occurred_at"]),
-        "support_tickets": (tickets(accounts, first, last, rng),
-                            ["ticket_id", "account_id", "created_at", "resolved_at", "priority",
-                             "status", "escalated", "is_blocker", "ticket_type", "csat_score",
-                             "sentiment"]),
-        "surveys": (surveys(contact_rows, accounts, first, last, rng),
-                    ["response_id", "account_id", "contact_id", "survey_type", "score",
-                     "responded_at", "comment"]),
-        "billing_invoices": (invoices(accounts, subscription_rows, first, last, rng),
-                             ["invoice_id", "account_id", "issued_date", "due_date",
-                              "paid_date", "amount", "currency", "status"]),
+        "crm_activities": (
+            activities(accounts, first, last, rng),
+            ["activity_id", "account_id", "activity_type", "occurred_at"],
+        ),
+        "support_tickets": (
+            tickets(accounts, first, last, rng),
+            [
+                "ticket_id",
+                "account_id",
+                "created_at",
+                "resolved_at",
+                "priority",
+                "status",
+                "escalated",
+                "is_blocker",
+                "ticket_type",
+                "csat_score",
+                "sentiment",
+            ],
+        ),
+        "surveys": (
+            surveys(contact_rows, accounts, first, last, rng),
+            [
+                "response_id",
+                "account_id",
+                "contact_id",
+                "survey_type",
+                "score",
+                "responded_at",
+                "comment",
+            ],
+        ),
+        "billing_invoices": (
+            invoices(accounts, subscription_rows, first, last, rng),
+            [
+                "invoice_id",
+                "account_id",
+                "issued_date",
+                "due_date",
+                "paid_date",
+                "amount",
+                "currency",
+                "status",
+            ],
+        ),
     }
     for dataset, (frame, columns) in incremental.items():
         frame = with_export_faults(dataset, frame, rng)
         _deliver_incremental(frame, extracts_dir, dataset, columns, first)
         counts[dataset] = frame.height
     return counts
-

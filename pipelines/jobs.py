@@ -36,8 +36,13 @@ def warehouse_from_environment() -> Warehouse:
         variable, default = ENVIRONMENT[field]
         os.environ.setdefault(variable, default)
     values = Warehouse.from_environment().model_dump()
-    return Warehouse(**{**values, "extracts_dir": EnvVar("CSHEALTH_EXTRACTS_DIR"),
-                        "warehouse": EnvVar("CSHEALTH_WAREHOUSE")})
+    return Warehouse(
+        **{
+            **values,
+            "extracts_dir": EnvVar("CSHEALTH_EXTRACTS_DIR"),
+            "warehouse": EnvVar("CSHEALTH_WAREHOUSE"),
+        }
+    )
 
 
 def partitions_for(start: dt.date, include: dt.date | None = None) -> DailyPartitionsDefinition:
@@ -45,12 +50,14 @@ def partitions_for(start: dt.date, include: dt.date | None = None) -> DailyParti
     today = dt.datetime.now(dt.UTC).date()
     start = min(start, include) if include else start
     end_offset = max(1, (include - today).days + 1) if include else 1
-    return DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=end_offset,
-                                     timezone="UTC")
+    return DailyPartitionsDefinition(
+        start_date=start.isoformat(), end_offset=end_offset, timezone="UTC"
+    )
 
 
-def build_definitions(warehouse: Warehouse | None = None,
-                      include_date: dt.date | None = None) -> Definitions:
+def build_definitions(
+    warehouse: Warehouse | None = None, include_date: dt.date | None = None
+) -> Definitions:
     warehouse = warehouse or warehouse_from_environment()
     settings = load_settings(warehouse.settings_file or None)
     warehouse.scorecards()  # a bad scorecard fails here, when the definitions load
@@ -60,19 +67,30 @@ def build_definitions(warehouse: Warehouse | None = None,
     core = build_core_asset(partitions)
     health = build_health_asset(partitions, [AssetKey(["core", name]) for name in CORE_ORDER])
     retention = build_retention_asset(partitions)
-    operations = build_operations_asset(partitions, [
-        ACCOUNT_HEALTH, HEALTH_MEASURES, MRR_MOVEMENTS, RETENTION,
-        *(AssetKey(["core", name]) for name in CORE_ORDER)])
+    operations = build_operations_asset(
+        partitions,
+        [
+            ACCOUNT_HEALTH,
+            HEALTH_MEASURES,
+            MRR_MOVEMENTS,
+            RETENTION,
+            *(AssetKey(["core", name]) for name in CORE_ORDER),
+        ],
+    )
     publish = build_publish_asset(
-        partitions, [ACCOUNT_HEALTH, HEALTH_MEASURES, MRR_MOVEMENTS, RETENTION,
-                     *OPERATIONS_ASSETS])
+        partitions, [ACCOUNT_HEALTH, HEALTH_MEASURES, MRR_MOVEMENTS, RETENTION, *OPERATIONS_ASSETS]
+    )
     export = [build_export_asset(partitions)] if warehouse.export_dir else []
     nightly = define_asset_job(
-        NIGHTLY_JOB, selection=AssetSelection.all(), executor_def=in_process_executor,
+        NIGHTLY_JOB,
+        selection=AssetSelection.all(),
+        executor_def=in_process_executor,
         description="Ingest, validate, build core, score, compute retention, build the "
-                    "work lists and publish for one as-of date.")
-    sensor, schedule = build_triggers(nightly, settings.partitions_start,
-                                      settings.schedule_hour, settings.schedule_timezone)
+        "work lists and publish for one as-of date.",
+    )
+    sensor, schedule = build_triggers(
+        nightly, settings.partitions_start, settings.schedule_hour, settings.schedule_timezone
+    )
     return Definitions(
         assets=[*ingest, core, health, retention, operations, publish, *export],
         jobs=[nightly],
@@ -80,4 +98,3 @@ def build_definitions(warehouse: Warehouse | None = None,
         sensors=[sensor, record_failed_runs],
         resources={"warehouse": warehouse},
     )
-

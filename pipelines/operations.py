@@ -99,9 +99,20 @@ class Renewals(Strict):
         return self
 
 
-KPIS = ("share_green", "share_yellow", "share_red", "avg_health", "nps", "csat",
-        "qbr_completion", "grr", "nrr", "logo_retention", "time_to_first_value",
-        "accounts_per_csm")
+KPIS = (
+    "share_green",
+    "share_yellow",
+    "share_red",
+    "avg_health",
+    "nps",
+    "csat",
+    "qbr_completion",
+    "grr",
+    "nrr",
+    "logo_retention",
+    "time_to_first_value",
+    "accounts_per_csm",
+)
 
 
 class Portfolio(Strict):
@@ -116,8 +127,9 @@ class Portfolio(Strict):
         unknown = sorted(set(self.targets) - set(KPIS))
         missing = [kpi for kpi in KPIS if kpi not in self.targets]
         if unknown or missing:
-            raise ValueError(f"targets: unknown {unknown}, missing {missing}; "
-                             f"the KPIs are {list(KPIS)}")
+            raise ValueError(
+                f"targets: unknown {unknown}, missing {missing}; the KPIs are {list(KPIS)}"
+            )
         return self
 
 

@@ -29,9 +29,11 @@ def lake_dir_for(work_db: Path) -> Path:
     return work_db.with_name(work_db.stem + "_raw")
 
 
-def prepare_connection(connection: duckdb.DuckDBPyConnection,
-                       memory_limit: str | None = None,
-                       segments: SegmentThresholds | None = None) -> None:
+def prepare_connection(
+    connection: duckdb.DuckDBPyConnection,
+    memory_limit: str | None = None,
+    segments: SegmentThresholds | None = None,
+) -> None:
     """Session settings every step relies on (UTC dates, the `segment_of` macro of the
     configured segments), and every schema and table of the working database in place
     (idempotent)."""
@@ -39,9 +41,14 @@ def prepare_connection(connection: duckdb.DuckDBPyConnection,
     if memory_limit:
         connection.execute(f"SET memory_limit = '{memory_limit}'")
     segments = segments or SegmentThresholds()
-    sql.run(connection, sql.load("segments",
-                                 enterprise_above=sql.literal(segments.enterprise_above),
-                                 mid_market_from=sql.literal(segments.mid_market_from)))
+    sql.run(
+        connection,
+        sql.load(
+            "segments",
+            enterprise_above=sql.literal(segments.enterprise_above),
+            mid_market_from=sql.literal(segments.mid_market_from),
+        ),
+    )
     sql.run(connection, sql.load("warehouse_schema"))
     sql.run(connection, sql.load("health_tables"))
     sql.run(connection, sql.load("retention_tables"))
@@ -76,8 +83,10 @@ class Warehouse(ConfigurableResource):
     def from_environment(cls, **overrides: str | None) -> Warehouse:
         """A Warehouse with every value read now from the environment, a non-empty
         override winning; the extracts and warehouse paths made absolute."""
-        values = {field: overrides.get(field) or os.environ.get(variable, default)
-                  for field, (variable, default) in ENVIRONMENT.items()}
+        values = {
+            field: overrides.get(field) or os.environ.get(variable, default)
+            for field, (variable, default) in ENVIRONMENT.items()
+        }
         for field in ("extracts_dir", "warehouse"):
             values[field] = str(Path(values[field]).expanduser().resolve())
         return cls(**values)
@@ -107,8 +116,9 @@ class Warehouse(ConfigurableResource):
         """Each segment's scorecard: the settings' choice, `scorecard` overriding the
         default. Raises ConfigError naming the key of a bad file."""
         settings = self.settings()
-        return scorecards_by_segment(self.scorecard or settings.scorecard,
-                                     settings.scorecard_by_segment)
+        return scorecards_by_segment(
+            self.scorecard or settings.scorecard, settings.scorecard_by_segment
+        )
 
     def operations(self) -> Operations:
         """Alert, work-list and scoreboard config. Raises ConfigError naming the key."""

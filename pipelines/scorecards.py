@@ -21,8 +21,16 @@ SCORECARD_DIR = REPO_ROOT / "config" / "scorecards"
 DEFAULT_SCORECARD = "five_dimension"
 SEGMENTS = ("enterprise", "mid_market", "smb")
 # Each dimension is a column `<dimension>_score` of mart.account_health.
-DIMENSIONS = ("usage", "engagement", "support", "satisfaction", "financial",
-              "product_engagement", "relationship", "sentiment")
+DIMENSIONS = (
+    "usage",
+    "engagement",
+    "support",
+    "satisfaction",
+    "financial",
+    "product_engagement",
+    "relationship",
+    "sentiment",
+)
 BAND_COMPARISONS = ("above", "at_least", "at_most", "below")
 
 
@@ -56,8 +64,7 @@ MEASURES: dict[str, MeasureDefinition] = {
     "expansion": MeasureDefinition(("billing_subscriptions",)),
     "renewal_budget": MeasureDefinition(()),
     "dau_mau": MeasureDefinition(("product_events",), banded=True),
-    "core_feature_adoption": MeasureDefinition(("product_events", "feature_catalog"),
-                                               banded=True),
+    "core_feature_adoption": MeasureDefinition(("product_events", "feature_catalog"), banded=True),
     "depth_of_use": MeasureDefinition(("product_events",), banded=True),
     "nps_category": MeasureDefinition(("surveys",), banded=True),
     "csm_engagement": MeasureDefinition(("crm_activities",), banded=True),
@@ -146,26 +153,31 @@ class Scorecard(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scorecard:
-        problems = [*self._dimension_problems(), *self._measure_problems(),
-                    *self._tier_problems()]
+        problems = [*self._dimension_problems(), *self._measure_problems(), *self._tier_problems()]
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     def _dimension_problems(self) -> list[str]:
-        problems = [f"dimensions.{name}: unknown dimension; use one of {', '.join(DIMENSIONS)}"
-                    for name in self.dimensions if name not in DIMENSIONS]
+        problems = [
+            f"dimensions.{name}: unknown dimension; use one of {', '.join(DIMENSIONS)}"
+            for name in self.dimensions
+            if name not in DIMENSIONS
+        ]
         total = sum(dimension.weight for dimension in self.dimensions.values())
         if abs(total - 100) > 1e-6:
             problems.append(f"dimensions: weights add up to {total:g}, not 100")
         for name, dimension in self.dimensions.items():
             given = [m.weight for m in dimension.measures.values()]
             if any(weight is None for weight in given) and any(w is not None for w in given):
-                problems.append(f"dimensions.{name}.measures: give every measure a weight, "
-                                "or none (equal weights)")
+                problems.append(
+                    f"dimensions.{name}.measures: give every measure a weight, "
+                    "or none (equal weights)"
+                )
             elif given[0] is not None and abs(sum(given) - 1) > 1e-6:
-                problems.append(f"dimensions.{name}.measures: weights add up to "
-                                f"{sum(given):g}, not 1")
+                problems.append(
+                    f"dimensions.{name}.measures: weights add up to {sum(given):g}, not 1"
+                )
         return problems
 
     def _measure_problems(self) -> list[str]:
@@ -186,14 +198,20 @@ class Scorecard(BaseModel):
 
     def _band_problems(self, key: str, name: str, measure: MeasureConfig) -> list[str]:
         if not measure.bands:
-            return ([f"{key}.bands: this measure is scored by bands; give them"]
-                    if MEASURES[name].banded else [])
-        problems = [f"{key}.bands.{position}.band: '{band.band}' has no points in band_points"
-                    for position, band in enumerate(measure.bands)
-                    if band.band not in self.band_points]
+            return (
+                [f"{key}.bands: this measure is scored by bands; give them"]
+                if MEASURES[name].banded
+                else []
+            )
+        problems = [
+            f"{key}.bands.{position}.band: '{band.band}' has no points in band_points"
+            for position, band in enumerate(measure.bands)
+            if band.band not in self.band_points
+        ]
         if measure.bands[-1].comparison[0] != "otherwise":
-            problems.append(f"{key}.bands: the last band must have no bound, so every value "
-                            "lands in a band")
+            problems.append(
+                f"{key}.bands: the last band must have no bound, so every value lands in a band"
+            )
         return problems
 
     def _tier_problems(self) -> list[str]:
@@ -203,22 +221,29 @@ class Scorecard(BaseModel):
             problems.append("tiers: min_score must go down from the first tier to the last")
         if scores[-1] != 0:
             problems.append("tiers: the last tier must have min_score 0")
-        problems += [f"band_points.{band}: must be within 0..100"
-                     for band, points in self.band_points.items() if not 0 <= points <= 100]
+        problems += [
+            f"band_points.{band}: must be within 0..100"
+            for band, points in self.band_points.items()
+            if not 0 <= points <= 100
+        ]
         return problems
 
     def measures(self) -> list[tuple[str, str, float, float, MeasureConfig]]:
         """(dimension, measure, dimension weight, weight in dimension, config) rows."""
-        return [(dimension_name, name, dimension.weight, weight, dimension.measures[name])
-                for dimension_name, dimension in self.dimensions.items()
-                for name, weight in dimension.measure_weights().items()]
+        return [
+            (dimension_name, name, dimension.weight, weight, dimension.measures[name])
+            for dimension_name, dimension in self.dimensions.items()
+            for name, weight in dimension.measure_weights().items()
+        ]
 
 
 def parameter_problems(key: str, measure: str, given: dict) -> list[str]:
     expected = measure_parameters(measure)
-    problems = [f"{key}.{name}: unknown setting for {measure}; it takes "
-                f"{', '.join(sorted(expected)) or 'none'}"
-                for name in sorted(set(given) - expected)]
+    problems = [
+        f"{key}.{name}: unknown setting for {measure}; it takes "
+        f"{', '.join(sorted(expected)) or 'none'}"
+        for name in sorted(set(given) - expected)
+    ]
     problems += [f"{key}.{name}: missing" for name in sorted(expected - set(given))]
     for name in sorted(expected & set(given)):
         value = given[name]
@@ -238,8 +263,10 @@ def scorecard_path(name_or_file: str) -> Path:
     path = SCORECARD_DIR / f"{name_or_file}.yaml"
     if not path.is_file():
         shipped = sorted(p.stem for p in SCORECARD_DIR.glob("*.yaml"))
-        raise ConfigError(f"unknown scorecard '{name_or_file}': use one of "
-                          f"{', '.join(shipped)} or the path of a YAML file")
+        raise ConfigError(
+            f"unknown scorecard '{name_or_file}': use one of "
+            f"{', '.join(shipped)} or the path of a YAML file"
+        )
     return path
 
 
@@ -259,6 +286,7 @@ def scorecards_by_segment(default: str, by_segment: dict[str, str]) -> dict[str,
     names: dict[str, str] = {}
     for choice, scorecard in loaded.items():
         if names.setdefault(scorecard.name, choice) != choice:
-            raise ConfigError(f"two scorecards are named '{scorecard.name}': "
-                              f"{names[scorecard.name]} and {choice}")
+            raise ConfigError(
+                f"two scorecards are named '{scorecard.name}': {names[scorecard.name]} and {choice}"
+            )
     return {segment: loaded[by_segment.get(segment, default)] for segment in SEGMENTS}

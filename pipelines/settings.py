@@ -78,7 +78,8 @@ class PipelineSettings(BaseModel):
     duckdb_memory_limit: str = Field("2GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
     scorecard: str = "five_dimension"
     scorecard_by_segment: dict[Literal["enterprise", "mid_market", "smb"], str] = Field(
-        default_factory=dict)
+        default_factory=dict
+    )
     segments: SegmentThresholds = Field(default_factory=lambda: SegmentThresholds())
     history_days: int = Field(400, ge=31)
     retention_targets: RetentionTargets = Field(default_factory=lambda: RetentionTargets())
@@ -99,8 +100,9 @@ class PipelineSettings(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}' (an IANA name such as "
-                             "Europe/Berlin)") from None
+            raise ValueError(
+                f"unknown time zone '{value}' (an IANA name such as Europe/Berlin)"
+            ) from None
         return value
 
     @field_validator("plan_tiers")

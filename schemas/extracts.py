@@ -36,12 +36,12 @@ def one_of(*values: str) -> pa.Check:
     return pa.Check.isin(list(values), error=f"must be one of {', '.join(values)}")
 
 
-def col(dtype, *checks: pa.Check, nullable: bool = False, required: bool = True,
-        default=None) -> pa.Column:
+def col(
+    dtype, *checks: pa.Check, nullable: bool = False, required: bool = True, default=None
+) -> pa.Column:
     """A column of the contract. `required=False` columns may be absent from a file."""
     metadata = {"default": default} if default is not None else None
-    return pa.Column(dtype, list(checks), nullable=nullable, required=required,
-                     metadata=metadata)
+    return pa.Column(dtype, list(checks), nullable=nullable, required=required, metadata=metadata)
 
 
 def optional(dtype, *checks: pa.Check, default=None) -> pa.Column:
@@ -51,8 +51,7 @@ def optional(dtype, *checks: pa.Check, default=None) -> pa.Column:
 
 def rule(condition: pl.Expr, reason: str) -> pa.Check:
     """A row-wise rule over several columns; rows where `condition` is false fail."""
-    return pa.Check(lambda data: data.lazyframe.select(condition.fill_null(True)),
-                    error=reason)
+    return pa.Check(lambda data: data.lazyframe.select(condition.fill_null(True)), error=reason)
 
 
 def not_before(later: str, earlier: str, strict: bool = False) -> pa.Check:
@@ -77,8 +76,7 @@ class Dataset:
         columns = dict(self.columns)
         if self.plan_tier_column and plan_tiers:
             columns[self.plan_tier_column] = optional(STRING, one_of(*plan_tiers))
-        return pa.DataFrameSchema(columns, checks=list(self.rules), name=self.name,
-                                  strict=False)
+        return pa.DataFrameSchema(columns, checks=list(self.rules), name=self.name, strict=False)
 
     @property
     def dtypes(self) -> dict[str, pl.DataType]:
@@ -111,8 +109,10 @@ CRM_ACCOUNTS = Dataset(
     },
     rules=(
         not_before("renewal_date", "contract_start_date"),
-        rule(~pl.col("executive_sponsor_engaged") | pl.col("executive_sponsor_identified"),
-             "executive_sponsor_engaged: implies executive_sponsor_identified"),
+        rule(
+            ~pl.col("executive_sponsor_engaged") | pl.col("executive_sponsor_identified"),
+            "executive_sponsor_engaged: implies executive_sponsor_identified",
+        ),
     ),
     money=("arr",),
     plan_tier_column="plan_tier",
@@ -142,13 +142,27 @@ CRM_ACTIVITIES = Dataset(
         "activity_id": col(STRING, NON_EMPTY),
         "account_id": col(STRING, NON_EMPTY),
         "contact_id": optional(STRING),
-        "activity_type": col(STRING, one_of(
-            "email_sent", "email_reply", "meeting_held", "meeting_no_show", "call", "qbr",
-            "executive_meeting", "training_session")),
+        "activity_type": col(
+            STRING,
+            one_of(
+                "email_sent",
+                "email_reply",
+                "meeting_held",
+                "meeting_no_show",
+                "call",
+                "qbr",
+                "executive_meeting",
+                "training_session",
+            ),
+        ),
         "occurred_at": col(TIMESTAMP),
     },
-    rules=(rule(pl.col("occurred_at").dt.date() <= pl.col(DELIVERY_DATE),
-                "occurred_at: must not be after the extract date"),),
+    rules=(
+        rule(
+            pl.col("occurred_at").dt.date() <= pl.col(DELIVERY_DATE),
+            "occurred_at: must not be after the extract date",
+        ),
+    ),
 )
 
 ONBOARDING_MILESTONES = Dataset(
@@ -157,10 +171,20 @@ ONBOARDING_MILESTONES = Dataset(
     key=("account_id", "milestone"),
     columns={
         "account_id": col(STRING, NON_EMPTY),
-        "milestone": col(STRING, one_of(
-            "kickoff", "provisioning", "success_criteria", "training_scheduled",
-            "first_workflow_live", "users_trained", "first_value", "full_deployment",
-            "day90_review")),
+        "milestone": col(
+            STRING,
+            one_of(
+                "kickoff",
+                "provisioning",
+                "success_criteria",
+                "training_scheduled",
+                "first_workflow_live",
+                "users_trained",
+                "first_value",
+                "full_deployment",
+                "day90_review",
+            ),
+        ),
         "due_date": col(DATE),
         "completed_date": optional(DATE),
     },
@@ -219,8 +243,9 @@ SUPPORT_TICKETS = Dataset(
         "status": col(STRING, one_of("new", "open", "pending", "solved", "closed")),
         "escalated": col(BOOLEAN),
         "is_blocker": optional(BOOLEAN, default=False),
-        "ticket_type": optional(STRING, one_of("question", "incident", "problem",
-                                               "feature_request")),
+        "ticket_type": optional(
+            STRING, one_of("question", "incident", "problem", "feature_request")
+        ),
         "csat_score": optional(INTEGER, pa.Check.in_range(1, 5, error="must be 1..5")),
         "sentiment": optional(STRING, one_of("positive", "neutral", "negative")),
     },
@@ -240,11 +265,16 @@ SURVEYS = Dataset(
         "responded_at": col(TIMESTAMP),
         "comment": optional(STRING),
     },
-    rules=(rule(
-        pl.when(pl.col("survey_type") == "nps").then(pl.col("score").is_between(0, 10))
-        .when(pl.col("survey_type") == "csat").then(pl.col("score").is_between(1, 5))
-        .otherwise(True),
-        "score: must be 0..10 for nps, 1..5 for csat"),),
+    rules=(
+        rule(
+            pl.when(pl.col("survey_type") == "nps")
+            .then(pl.col("score").is_between(0, 10))
+            .when(pl.col("survey_type") == "csat")
+            .then(pl.col("score").is_between(1, 5))
+            .otherwise(True),
+            "score: must be 0..10 for nps, 1..5 for csat",
+        ),
+    ),
     personal=("comment",),
 )
 
@@ -298,8 +328,17 @@ FX_RATES = Dataset(
 DATASETS: dict[str, Dataset] = {
     dataset.name: dataset
     for dataset in (
-        CRM_ACCOUNTS, CRM_CONTACTS, CRM_ACTIVITIES, ONBOARDING_MILESTONES, PRODUCT_USERS,
-        PRODUCT_EVENTS, FEATURE_CATALOG, SUPPORT_TICKETS, SURVEYS, BILLING_SUBSCRIPTIONS,
-        BILLING_INVOICES, FX_RATES,
+        CRM_ACCOUNTS,
+        CRM_CONTACTS,
+        CRM_ACTIVITIES,
+        ONBOARDING_MILESTONES,
+        PRODUCT_USERS,
+        PRODUCT_EVENTS,
+        FEATURE_CATALOG,
+        SUPPORT_TICKETS,
+        SURVEYS,
+        BILLING_SUBSCRIPTIONS,
+        BILLING_INVOICES,
+        FX_RATES,
     )
 }

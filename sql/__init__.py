@@ -42,8 +42,9 @@ def run(connection, text: str, parameters: dict | None = None) -> None:
     """Execute every statement of `text`, each with the `$parameters` it names."""
     parameters = parameters or {}
     for statement in statements(text):
-        named = {key: value for key, value in parameters.items()
-                 if re.search(rf"\${key}\b", statement)}
+        named = {
+            key: value for key, value in parameters.items() if re.search(rf"\${key}\b", statement)
+        }
         connection.execute(statement, named)
 
 

@@ -49,8 +49,10 @@ def test_a_run_publishes_and_records_itself(tmp_path, capsys):
 
 def test_the_same_date_twice_gives_the_same_tables(tmp_path):
     extracts, warehouse = book(tmp_path / "extracts", bad_tickets=1), tmp_path / "w.duckdb"
-    query = ("SELECT dataset, source_file, row_number, reasons FROM quarantine.rejected_rows "
-             "ORDER BY ALL")
+    query = (
+        "SELECT dataset, source_file, row_number, reasons FROM quarantine.rejected_rows "
+        "ORDER BY ALL"
+    )
     assert run(extracts, warehouse, "--as-of", D1.isoformat()) == 0
     first = published(warehouse, query)
     assert run(extracts, warehouse, "--as-of", D1.isoformat()) == 0
@@ -64,7 +66,9 @@ def test_a_range_runs_every_day_and_dates_before_the_partitions_work(tmp_path, c
     warehouse = tmp_path / "w.duckdb"
     assert run(extracts, warehouse, "--from", "2017-03-01", "--to", "2017-03-02") == 0
     assert published(warehouse, "SELECT as_of_date FROM meta.runs ORDER BY 1") == [
-        (dt.date(2017, 3, 1),), (dt.date(2017, 3, 2),)]
+        (dt.date(2017, 3, 1),),
+        (dt.date(2017, 3, 2),),
+    ]
 
 
 def test_a_blocked_check_leaves_the_published_file_as_it_was(tmp_path, capsys):
@@ -79,7 +83,8 @@ def test_a_blocked_check_leaves_the_published_file_as_it_was(tmp_path, capsys):
     assert warehouse.read_bytes() == before
     with duckdb.connect(str(tmp_path / "w.work.duckdb"), read_only=True) as work:
         status, message = work.execute(
-            "SELECT status, message FROM meta.runs WHERE as_of_date = ?", [D2]).fetchall()[0]
+            "SELECT status, message FROM meta.runs WHERE as_of_date = ?", [D2]
+        ).fetchall()[0]
     assert status == "failed" and "reject_ratio" in message
 
 
@@ -88,16 +93,34 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
     cases = [
-        (["--extracts", str(tmp_path / "nowhere"), "--as-of", "2026-03-01"],
-         f"extracts directory not found: {tmp_path / 'nowhere'}"),
-        (["--extracts", str(tmp_path), "--as-of", "2026-03-01"],
-         f"no crm_accounts delivery dated on or before 2026-03-01 in {tmp_path / 'crm_accounts'}"),
-        (["--extracts", str(extracts), "--as-of", "2026-02-28"],
-         "no crm_accounts delivery dated on or before 2026-02-28"),
-        (["--extracts", str(extracts), "--as-of", "March 1st"],
-         "--as-of: 'March 1st' is not a date (YYYY-MM-DD)"),
-        (["--extracts", str(extracts), "--as-of", "2026-03-01", "--warehouse",
-          str(not_a_folder / "w.duckdb")], f"cannot write the warehouse at {not_a_folder}"),
+        (
+            ["--extracts", str(tmp_path / "nowhere"), "--as-of", "2026-03-01"],
+            f"extracts directory not found: {tmp_path / 'nowhere'}",
+        ),
+        (
+            ["--extracts", str(tmp_path), "--as-of", "2026-03-01"],
+            "no crm_accounts delivery dated on or before 2026-03-01 in "
+            f"{tmp_path / 'crm_accounts'}",
+        ),
+        (
+            ["--extracts", str(extracts), "--as-of", "2026-02-28"],
+            "no crm_accounts delivery dated on or before 2026-02-28",
+        ),
+        (
+            ["--extracts", str(extracts), "--as-of", "March 1st"],
+            "--as-of: 'March 1st' is not a date (YYYY-MM-DD)",
+        ),
+        (
+            [
+                "--extracts",
+                str(extracts),
+                "--as-of",
+                "2026-03-01",
+                "--warehouse",
+                str(not_a_folder / "w.duckdb"),
+            ],
+            f"cannot write the warehouse at {not_a_folder}",
+        ),
     ]
     for arguments, message in cases:
         assert main(["run", *arguments]) == 2

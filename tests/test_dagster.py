@@ -63,21 +63,27 @@ def instance(tmp_path, monkeypatch):
 def triggers(warehouse: Warehouse):
     repository = build_definitions(warehouse).get_repository_def()
     return repository.get_sensor_def("new_deliveries"), repository.get_schedule_def(
-        "nightly_schedule")
+        "nightly_schedule"
+    )
 
 
 def materialize_day(warehouse: Warehouse, instance, day: dt.date):
     definitions = build_definitions(warehouse)
-    return materialize(list(definitions.assets), partition_key=day.isoformat(),
-                       instance=instance, resources={"warehouse": warehouse})
+    return materialize(
+        list(definitions.assets),
+        partition_key=day.isoformat(),
+        instance=instance,
+        resources={"warehouse": warehouse},
+    )
 
 
 def test_one_partition_materialises_and_publishes(warehouse, instance):
     result = materialize_day(warehouse, instance, D1)
     assert result.success
     with duckdb.connect(str(warehouse.published_path), read_only=True) as published:
-        assert published.execute("SELECT DISTINCT as_of_date FROM mart.account_health"
-                                 ).fetchall() == [(D1,)]
+        assert published.execute(
+            "SELECT DISTINCT as_of_date FROM mart.account_health"
+        ).fetchall() == [(D1,)]
 
 
 def test_the_sensor_requests_each_ready_day_once_with_its_cursor(warehouse, instance, book):
@@ -85,18 +91,26 @@ def test_the_sensor_requests_each_ready_day_once_with_its_cursor(warehouse, inst
     first = sensor(build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
     assert isinstance(first, SensorResult)
     assert [(r.partition_key, r.run_key) for r in first.run_requests] == [
-        (D1.isoformat(), f"nightly-{D1}"), (D2.isoformat(), f"nightly-{D2}"),
-        (D3.isoformat(), f"nightly-{D3}")]
+        (D1.isoformat(), f"nightly-{D1}"),
+        (D2.isoformat(), f"nightly-{D2}"),
+        (D3.isoformat(), f"nightly-{D3}"),
+    ]
     assert first.cursor == D3.isoformat()
 
-    again = sensor(build_sensor_context(instance=instance, cursor=first.cursor,
-                                        resources={"warehouse": warehouse}))
+    again = sensor(
+        build_sensor_context(
+            instance=instance, cursor=first.cursor, resources={"warehouse": warehouse}
+        )
+    )
     assert isinstance(again, SkipReason)
 
     day4 = D3 + dt.timedelta(days=1)
     write_delivery(book, "crm_accounts", day4, rows_of("crm_accounts", 1))
-    later = sensor(build_sensor_context(instance=instance, cursor=first.cursor,
-                                        resources={"warehouse": warehouse}))
+    later = sensor(
+        build_sensor_context(
+            instance=instance, cursor=first.cursor, resources={"warehouse": warehouse}
+        )
+    )
     assert [r.partition_key for r in later.run_requests] == [day4.isoformat()]
     assert later.cursor == day4.isoformat()
 
@@ -108,8 +122,11 @@ def test_a_day_that_succeeded_is_not_requested_again(warehouse, instance):
     assert [r.partition_key for r in result.run_requests] == [D2.isoformat(), D3.isoformat()]
     # The schedule at 02:00 on D1 finds D1 ready, but it already succeeded.
     at = dt.datetime(D1.year, D1.month, D1.day, 2, tzinfo=dt.UTC)
-    skipped = schedule(build_schedule_context(instance=instance, scheduled_execution_time=at,
-                                              resources={"warehouse": warehouse}))
+    skipped = schedule(
+        build_schedule_context(
+            instance=instance, scheduled_execution_time=at, resources={"warehouse": warehouse}
+        )
+    )
     assert isinstance(skipped, SkipReason) and "already succeeded" in skipped.skip_message
 
 
@@ -118,8 +135,11 @@ def test_the_schedule_runs_the_newest_ready_day_at_its_hour(warehouse, instance)
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"
     at = dt.datetime(D2.year, D2.month, D2.day, 2, tzinfo=dt.UTC)
-    request = schedule(build_schedule_context(instance=instance, scheduled_execution_time=at,
-                                              resources={"warehouse": warehouse}))
+    request = schedule(
+        build_schedule_context(
+            instance=instance, scheduled_execution_time=at, resources={"warehouse": warehouse}
+        )
+    )
     assert isinstance(request, RunRequest)
     assert (request.partition_key, request.run_key) == (D2.isoformat(), f"nightly-{D2}")
 
@@ -127,11 +147,11 @@ def test_the_schedule_runs_the_newest_ready_day_at_its_hour(warehouse, instance)
 def test_the_schedule_hour_and_zone_come_from_the_settings(tmp_path, book):
     settings = tmp_path / "pipeline.yaml"
     settings.write_text("schedule_hour: 5\nschedule_timezone: Europe/Berlin\n")
-    warehouse = Warehouse(extracts_dir=str(book), warehouse=str(tmp_path / "w.duckdb"),
-                          settings_file=str(settings))
+    warehouse = Warehouse(
+        extracts_dir=str(book), warehouse=str(tmp_path / "w.duckdb"), settings_file=str(settings)
+    )
     _, schedule = triggers(warehouse)
-    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 5 * * *",
-                                                                     "Europe/Berlin")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 5 * * *", "Europe/Berlin")
 
 
 def dagster_environment(tmp_path: Path, book: Path) -> dict[str, str]:
@@ -139,26 +159,49 @@ def dagster_environment(tmp_path: Path, book: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    return {**os.environ, "DAGSTER_HOME": str(home),
-            "CSHEALTH_DAGSTER_STORAGE": str(tmp_path / "dagster"),
-            "CSHEALTH_EXTRACTS_DIR": str(book),
-            "CSHEALTH_WAREHOUSE": str(tmp_path / "cli.duckdb")}
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "CSHEALTH_DAGSTER_STORAGE": str(tmp_path / "dagster"),
+        "CSHEALTH_EXTRACTS_DIR": str(book),
+        "CSHEALTH_WAREHOUSE": str(tmp_path / "cli.duckdb"),
+    }
 
 
 def test_the_dagster_command_line_validates_and_materialises(tmp_path, book):
     environment = dagster_environment(tmp_path, book)
-    validate = subprocess.run([str(BIN / "dagster"), "definitions", "validate", "-m",
-                               "pipelines.definitions"], env=environment, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
+    validate = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "pipelines.definitions"],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert validate.returncode == 0, validate.stderr[-2000:]
-    run = subprocess.run([str(BIN / "dagster"), "asset", "materialize", "-m",
-                          "pipelines.definitions", "--select", "*", "--partition",
-                          D1.isoformat()], env=environment, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            str(BIN / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "pipelines.definitions",
+            "--select",
+            "*",
+            "--partition",
+            D1.isoformat(),
+        ],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as published:
-        assert published.execute("SELECT max(as_of_date) FROM mart.account_health"
-                                 ).fetchall() == [(D1,)]
+        assert published.execute("SELECT max(as_of_date) FROM mart.account_health").fetchall() == [
+            (D1,)
+        ]
 
 
 def test_export_writes_every_mart_as_parquet(tmp_path, book, monkeypatch):
@@ -166,28 +209,46 @@ def test_export_writes_every_mart_as_parquet(tmp_path, book, monkeypatch):
     for name in ("CSHEALTH_EXTRACTS_DIR", "CSHEALTH_WAREHOUSE", "CSHEALTH_EXPORT_DIR"):
         monkeypatch.delenv(name, raising=False)
     export, published = tmp_path / "export", tmp_path / "w.duckdb"
-    arguments = ["run", "--extracts", str(book), "--warehouse", str(published),
-                 "--export", str(export)]
+    arguments = [
+        "run",
+        "--extracts",
+        str(book),
+        "--warehouse",
+        str(published),
+        "--export",
+        str(export),
+    ]
     assert main([*arguments, "--as-of", D1.isoformat()]) == 0
     assert main([*arguments, "--as-of", D2.isoformat()]) == 0
     assert main([*arguments, "--as-of", D2.isoformat()]) == 0  # again: nothing doubles
     assert sorted(path.name for path in (export / "account_health").iterdir()) == [
-        f"as_of_date={D1}", f"as_of_date={D2}"]
+        f"as_of_date={D1}",
+        f"as_of_date={D2}",
+    ]
     assert (export / "risk_register.parquet").exists()
     with duckdb.connect(str(published), read_only=True) as connection:
         for table in ("account_health", "health_measures", "portfolio_kpis"):
-            columns = ", ".join(row[0] for row in connection.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'mart' "
-                "AND table_name = ?", [table]).fetchall())
+            columns = ", ".join(
+                row[0]
+                for row in connection.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'mart' "
+                    "AND table_name = ?",
+                    [table],
+                ).fetchall()
+            )
             exported = connection.execute(
                 f"SELECT {columns} FROM read_parquet('{export}/{table}/*/*.parquet', "
-                "hive_partitioning = true) ORDER BY ALL").fetchall()
-            assert exported == connection.execute(
-                f"SELECT {columns} FROM mart.{table} ORDER BY ALL").fetchall(), table
+                "hive_partitioning = true) ORDER BY ALL"
+            ).fetchall()
+            assert (
+                exported
+                == connection.execute(f"SELECT {columns} FROM mart.{table} ORDER BY ALL").fetchall()
+            ), table
         for table in ("risk_register", "retention", "health_alerts"):
-            assert connection.execute(
-                f"SELECT count(*) FROM '{export}/{table}.parquet'").fetchall() == \
-                connection.execute(f"SELECT count(*) FROM mart.{table}").fetchall()
+            assert (
+                connection.execute(f"SELECT count(*) FROM '{export}/{table}.parquet'").fetchall()
+                == connection.execute(f"SELECT count(*) FROM mart.{table}").fetchall()
+            )
 
 
 def test_a_failed_run_is_recorded_in_meta_runs(tmp_path, instance):
@@ -201,19 +262,26 @@ def test_a_failed_run_is_recorded_in_meta_runs(tmp_path, instance):
     write_delivery(root, "support_tickets", D1, tickets)
     warehouse = Warehouse(extracts_dir=str(root), warehouse=str(tmp_path / "bad.duckdb"))
     definitions = build_definitions(warehouse)
-    result = materialize(list(definitions.assets), partition_key=D1.isoformat(),
-                         instance=instance, resources={"warehouse": warehouse},
-                         raise_on_error=False)
+    result = materialize(
+        list(definitions.assets),
+        partition_key=D1.isoformat(),
+        instance=instance,
+        resources={"warehouse": warehouse},
+        raise_on_error=False,
+    )
     assert not result.success
     context = build_run_status_sensor_context(
-        sensor_name="record_failed_runs", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=result.dagster_run,
-        resources={"warehouse": warehouse}).for_run_failure()
+        sensor_name="record_failed_runs",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"warehouse": warehouse},
+    ).for_run_failure()
     record_failed_runs(context)
     with duckdb.connect(str(warehouse.work_path), read_only=True) as work:
-        rows = work.execute("SELECT run_id, as_of_date, status, message FROM meta.runs"
-                            ).fetchall()
+        rows = work.execute("SELECT run_id, as_of_date, status, message FROM meta.runs").fetchall()
     assert [(run_id, day, status) for run_id, day, status, _ in rows] == [
-        (result.run_id, D1, "failed")]
+        (result.run_id, D1, "failed")
+    ]
     assert rows[0][3]
     assert not warehouse.published_path.exists()

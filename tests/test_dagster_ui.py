@@ -28,8 +28,10 @@ def free_port() -> int:
 
 def ask(port: int, query: str) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"})
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -38,16 +40,23 @@ def test_the_ui_lists_the_assets_over_graphql(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    environment = {**os.environ, "DAGSTER_HOME": str(home),
-                   "CSHEALTH_DAGSTER_STORAGE": str(tmp_path / "dagster"),
-                   "CSHEALTH_EXTRACTS_DIR": str(tmp_path / "extracts"),
-                   "CSHEALTH_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    environment = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "CSHEALTH_DAGSTER_STORAGE": str(tmp_path / "dagster"),
+        "CSHEALTH_EXTRACTS_DIR": str(tmp_path / "extracts"),
+        "CSHEALTH_WAREHOUSE": str(tmp_path / "w.duckdb"),
+    }
     port = free_port()
     dagster = Path(sys.executable).parent / "dagster"
     server = subprocess.Popen(
-        [str(dagster), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p",
-         str(port)], cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
+        [str(dagster), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline, answer = time.monotonic() + 180, None
         while answer is None:
@@ -62,7 +71,19 @@ def test_the_ui_lists_the_assets_over_graphql(tmp_path):
         server.wait(timeout=60)
     nodes = answer["data"]["assetNodes"]
     keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
-    assert {"raw/crm_accounts", "core/crm_accounts", "mart/account_health", "mart/retention",
-            "mart/risk_register", "publish/warehouse"} <= keys
+    assert {
+        "raw/crm_accounts",
+        "core/crm_accounts",
+        "mart/account_health",
+        "mart/retention",
+        "mart/risk_register",
+        "publish/warehouse",
+    } <= keys
     assert {node["groupName"] for node in nodes} == {
-        "ingest", "core", "health", "retention", "operations", "publish"}
+        "ingest",
+        "core",
+        "health",
+        "retention",
+        "operations",
+        "publish",
+    }

@@ -24,19 +24,26 @@ def test_definitions_load_with_every_layer():
     assert AssetKey(["publish", "warehouse"]) in keys
     groups = {repository.asset_graph.get(key).group_name for key in keys}
     assert groups == {"ingest", "core", "health", "retention", "operations", "publish"}
-    for name in ("health_alerts", "risk_register", "onboarding", "expansion_opportunities",
-                 "renewal_pipeline", "portfolio_kpis"):
+    for name in (
+        "health_alerts",
+        "risk_register",
+        "onboarding",
+        "expansion_opportunities",
+        "renewal_pipeline",
+        "portfolio_kpis",
+    ):
         assert AssetKey(["mart", name]) in keys
     assert defs.resolve_job_def(NIGHTLY_JOB) is not None
 
 
 def test_each_dataset_has_its_three_checks_and_the_ratio_blocks():
     graph = defs.get_repository_def().asset_graph
-    checks = {(key.asset_key.path[-1], key.name): graph.get_check_spec(key)
-              for key in graph.asset_check_keys}
+    checks = {
+        (key.asset_key.path[-1], key.name): graph.get_check_spec(key)
+        for key in graph.asset_check_keys
+    }
     for name in DATASETS:
-        assert {(name, "rows_balance"), (name, "key_unique"), (name, "reject_ratio")} <= set(
-            checks)
+        assert {(name, "rows_balance"), (name, "key_unique"), (name, "reject_ratio")} <= set(checks)
         assert checks[(name, "reject_ratio")].blocking
         assert not checks[(name, "rows_balance")].blocking
 
@@ -44,11 +51,16 @@ def test_each_dataset_has_its_three_checks_and_the_ratio_blocks():
 def test_scores_and_retention_are_checked_before_publishing():
     graph = defs.get_repository_def().asset_graph
     publish = graph.get(AssetKey(["publish", "warehouse"]))
-    for table, check in (("account_health", "scores_consistent"),
-                         ("retention", "retention_consistent"),
-                         ("risk_register", "work_lists_consistent")):
-        checks = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys
-                  if key.asset_key == AssetKey(["mart", table])}
+    for table, check in (
+        ("account_health", "scores_consistent"),
+        ("retention", "retention_consistent"),
+        ("risk_register", "work_lists_consistent"),
+    ):
+        checks = {
+            key.name: graph.get_check_spec(key)
+            for key in graph.asset_check_keys
+            if key.asset_key == AssetKey(["mart", table])
+        }
         assert checks[check].blocking
         assert AssetKey(["mart", table]) in publish.parent_keys
 
@@ -59,6 +71,7 @@ def test_partitions_stretch_to_hold_any_as_of_date():
     today = dt.datetime.now(dt.UTC).date()
     assert today.isoformat() in partitions_for(dt.date(2026, 1, 1)).get_partition_keys()
     later = today + dt.timedelta(days=3)
-    assert later.isoformat() in partitions_for(dt.date(2026, 1, 1), include=later
-                                               ).get_partition_keys()
+    assert (
+        later.isoformat() in partitions_for(dt.date(2026, 1, 1), include=later).get_partition_keys()
+    )
     assert build_definitions(include_date=dt.date(2017, 3, 1)) is not None

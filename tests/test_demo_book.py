@@ -15,7 +15,6 @@ SHAPE = BookShape(accounts=500, days=120, seed=7, end=dt.date(2026, 6, 30))
 @pytest.fixture(scope="module")
 def demo_core(tmp_path_factory):
 
-
     root = tmp_path_factory.mktemp("demo")
     generate_book(root / "extracts", SHAPE)
     connection = work_database(root / "work.duckdb")
@@ -31,20 +30,26 @@ MRR_AT = """(SELECT coalesce(sum(s.mrr_usd), 0) FROM core.billing_subscriptions 
 
 def account_facts(connection):
     first, last = SHAPE.first_day, SHAPE.last_day
-    return table(connection, f"""
+    return table(
+        connection,
+        f"""
         SELECT a.account_id, a.contract_start_date, a.arr AS crm_arr,
                {MRR_AT.format(day=first)} AS mrr_first, {MRR_AT.format(day=last)} AS mrr_last,
                (SELECT count(*) FROM core.billing_subscriptions s
                  WHERE s.account_id = a.account_id) AS subscriptions
-        FROM core.crm_accounts a""")
+        FROM core.crm_accounts a""",
+    )
 
 
 def test_every_dataset_is_delivered_and_almost_nothing_is_rejected(demo_core):
     status = table(demo_core, "SELECT dataset, delivered FROM core.dataset_status")
     assert status["delivered"].all()
-    shares = table(demo_core, """
+    shares = table(
+        demo_core,
+        """
         SELECT dataset, sum(rows_rejected) / sum(rows_read) AS share FROM meta.deliveries
-        GROUP BY dataset""")
+        GROUP BY dataset""",
+    )
     assert (shares["share"] < 0.01).all()
     assert table(demo_core, "SELECT count(*) AS n FROM quarantine.rejected_rows")["n"][0] > 0
 
@@ -72,13 +77,17 @@ def test_segments_churn_expansion_and_onboarding_have_realistic_shares(demo_core
     assert onboarding / accounts >= 0.05
 
 
-@pytest.mark.parametrize(("dataset", "key"), [("support_tickets", "ticket_id"),
-                                              ("billing_invoices", "invoice_id")])
+@pytest.mark.parametrize(
+    ("dataset", "key"), [("support_tickets", "ticket_id"), ("billing_invoices", "invoice_id")]
+)
 def test_tickets_and_invoices_change_status_between_deliveries(demo_core, dataset, key):
-    changed = table(demo_core, f"""
+    changed = table(
+        demo_core,
+        f"""
         SELECT count(*) AS n FROM (
             SELECT {key} FROM raw.{dataset} GROUP BY {key}
-            HAVING count(DISTINCT status) > 1 AND count(DISTINCT _delivery_date) > 1)""")
+            HAVING count(DISTINCT status) > 1 AND count(DISTINCT _delivery_date) > 1)""",
+    )
     assert changed["n"][0] > 50
 
 
@@ -98,9 +107,14 @@ def test_the_book_is_the_same_for_the_same_seed(tmp_path):
 
 def test_every_tier_of_the_default_scorecard_holds_a_tenth_of_the_accounts(demo_core):
     score(demo_core, SHAPE.last_day)
-    shares = dict(table(demo_core, """
+    shares = dict(
+        table(
+            demo_core,
+            """
         SELECT tier, count(*) / sum(count(*)) OVER () AS share
-        FROM mart.account_health GROUP BY tier""").rows())
+        FROM mart.account_health GROUP BY tier""",
+        ).rows()
+    )
     assert set(shares) == {"healthy", "at_risk", "critical"}
     assert min(shares.values()) >= 0.10, shares
 
@@ -108,11 +122,22 @@ def test_every_tier_of_the_default_scorecard_holds_a_tenth_of_the_accounts(demo_
 def test_every_work_list_has_rows_and_the_register_starts_with_critical_accounts(demo_core):
     score(demo_core, SHAPE.last_day)
     operate(demo_core, SHAPE.last_day)
-    for mart in ("health_alerts", "risk_register", "onboarding", "expansion_opportunities",
-                 "renewal_pipeline", "portfolio_kpis", "mrr_movements", "retention"):
+    for mart in (
+        "health_alerts",
+        "risk_register",
+        "onboarding",
+        "expansion_opportunities",
+        "renewal_pipeline",
+        "portfolio_kpis",
+        "mrr_movements",
+        "retention",
+    ):
         assert table(demo_core, f"SELECT count(*) AS n FROM mart.{mart}")["n"][0] > 0, mart
-    types = set(table(demo_core, "SELECT DISTINCT opportunity_type FROM "
-                                 "mart.expansion_opportunities")["opportunity_type"])
+    types = set(
+        table(demo_core, "SELECT DISTINCT opportunity_type FROM mart.expansion_opportunities")[
+            "opportunity_type"
+        ]
+    )
     assert types == {"seat", "tier", "product", "services"}
     first = table(demo_core, "SELECT * FROM mart.risk_register ORDER BY rank LIMIT 10")
     assert set(first["tier"]) == {"critical"}

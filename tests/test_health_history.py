@@ -31,8 +31,10 @@ def run_dates(path, extracts, dates) -> duckdb.DuckDBPyConnection:
 def histories(tmp_path_factory):
     root = tmp_path_factory.mktemp("history")
     generate_book(root / "extracts", SHAPE)
-    connections = {name: run_dates(root / f"{name}.duckdb", root / "extracts", dates)
-                   for name, dates in ORDERS.items()}
+    connections = {
+        name: run_dates(root / f"{name}.duckdb", root / "extracts", dates)
+        for name, dates in ORDERS.items()
+    }
     connections["extracts"] = root / "extracts"
     yield connections
     for name in ORDERS:
@@ -44,8 +46,9 @@ def health(connection) -> pl.DataFrame:
 
 
 def measures(connection) -> pl.DataFrame:
-    return table(connection, "SELECT * FROM mart.health_measures "
-                             "ORDER BY as_of_date, account_id, measure")
+    return table(
+        connection, "SELECT * FROM mart.health_measures ORDER BY as_of_date, account_id, measure"
+    )
 
 
 def test_any_order_gives_the_same_history(histories):
@@ -67,10 +70,12 @@ def test_running_a_date_again_replaces_its_rows(histories):
 def test_deltas_are_today_minus_7_and_30_days_before(histories):
     rows = health(histories["forward"])
     by_date = {date: frame for (date,), frame in rows.group_by("as_of_date")}
-    today = by_date[END].join(by_date[DATES[2]].select("account_id", week="health_score"),
-                              on="account_id", how="left")
-    today = today.join(by_date[DATES[1]].select("account_id", month="health_score"),
-                       on="account_id", how="left")
+    today = by_date[END].join(
+        by_date[DATES[2]].select("account_id", week="health_score"), on="account_id", how="left"
+    )
+    today = today.join(
+        by_date[DATES[1]].select("account_id", month="health_score"), on="account_id", how="left"
+    )
     expected_7 = (today["health_score"] - today["week"]).round(1)
     expected_30 = (today["health_score"] - today["month"]).round(1)
     assert today["score_delta_7d"].to_list() == expected_7.to_list()
@@ -83,14 +88,16 @@ def test_deltas_are_today_minus_7_and_30_days_before(histories):
     assert by_date[DATES[1]]["score_delta_30d"].null_count() == by_date[DATES[1]].height
 
 
-def expected_drivers(all_measures: pl.DataFrame, account_id: str, day: dt.date,
-                     compared: bool) -> str:
+def expected_drivers(
+    all_measures: pl.DataFrame, account_id: str, day: dt.date, compared: bool
+) -> str:
     """Re-derive top_drivers in Python from health_measures."""
+
     def contributions(date):
-        rows = all_measures.filter(pl.col("account_id") == account_id,
-                                   pl.col("as_of_date") == date)
+        rows = all_measures.filter(pl.col("account_id") == account_id, pl.col("as_of_date") == date)
         return dict(zip(rows["measure"], rows["contribution"], strict=True)), dict(
-            zip(rows["measure"], rows["effective_weight"], strict=True))
+            zip(rows["measure"], rows["effective_weight"], strict=True)
+        )
 
     now, full = contributions(day)
     if compared:
@@ -111,7 +118,8 @@ def test_top_drivers_compare_contributions_with_30_days_before(histories):
     checked = 0
     for row in rows.iter_rows(named=True):
         compared = row["as_of_date"] == END and row["account_id"] in earlier
-        assert row["top_drivers"] == expected_drivers(all_measures, row["account_id"],
-                                                      row["as_of_date"], compared)
+        assert row["top_drivers"] == expected_drivers(
+            all_measures, row["account_id"], row["as_of_date"], compared
+        )
         checked += compared
     assert checked > 10

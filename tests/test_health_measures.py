@@ -23,61 +23,113 @@ def row(dataset: str, **values) -> dict:
     defaults = dict(VALID_ROWS[dataset])
     key = DATASETS[dataset].key[0]
     defaults[key] = f"{key}-{next(_ids)}"
-    defaults.update({name: None if value is None else str(value)
-                     for name, value in values.items()})
+    defaults.update({name: None if value is None else str(value) for name, value in values.items()})
     return defaults
 
 
 def account(account_id: str, **values) -> dict:
-    values = {"contract_start_date": "2025-01-01", "licensed_seats": 10, "arr": 30000,
-              "renewal_budget_confirmed": "false", "executive_sponsor_identified": "false",
-              "executive_sponsor_engaged": "false", **values}
+    values = {
+        "contract_start_date": "2025-01-01",
+        "licensed_seats": 10,
+        "arr": 30000,
+        "renewal_budget_confirmed": "false",
+        "executive_sponsor_identified": "false",
+        "executive_sponsor_engaged": "false",
+        **values,
+    }
     return row("crm_accounts", account_id=account_id, account_name=account_id, **values)
 
 
 def events(account_id: str, user_id: str, event_name: str, *times: str) -> list[dict]:
-    return [row("product_events", account_id=account_id, user_id=user_id, event_name=event_name,
-                occurred_at=time, session_id=None) for time in times]
+    return [
+        row(
+            "product_events",
+            account_id=account_id,
+            user_id=user_id,
+            event_name=event_name,
+            occurred_at=time,
+            session_id=None,
+        )
+        for time in times
+    ]
 
 
 def activities(account_id: str, activity_type: str, *days: str, contact_id=None) -> list[dict]:
-    return [row("crm_activities", account_id=account_id, activity_type=activity_type,
-                occurred_at=f"{day}T10:00:00Z", contact_id=contact_id) for day in days]
+    return [
+        row(
+            "crm_activities",
+            account_id=account_id,
+            activity_type=activity_type,
+            occurred_at=f"{day}T10:00:00Z",
+            contact_id=contact_id,
+        )
+        for day in days
+    ]
 
 
-def ticket(account_id: str, created: str, priority="normal", resolved=None, csat=None,
-           sentiment=None) -> dict:
-    return row("support_tickets", account_id=account_id, created_at=f"{created}T09:00:00Z",
-               resolved_at=f"{resolved}T09:00:00Z" if resolved else None, priority=priority,
-               status="solved" if resolved else "open", csat_score=csat, sentiment=sentiment)
+def ticket(
+    account_id: str, created: str, priority="normal", resolved=None, csat=None, sentiment=None
+) -> dict:
+    return row(
+        "support_tickets",
+        account_id=account_id,
+        created_at=f"{created}T09:00:00Z",
+        resolved_at=f"{resolved}T09:00:00Z" if resolved else None,
+        priority=priority,
+        status="solved" if resolved else "open",
+        csat_score=csat,
+        sentiment=sentiment,
+    )
 
 
 def survey(account_id: str, survey_type: str, score_: int, day: str, contact_id=None) -> dict:
-    return row("surveys", account_id=account_id, survey_type=survey_type, score=score_,
-               responded_at=f"{day}T12:00:00Z", contact_id=contact_id, comment=None)
+    return row(
+        "surveys",
+        account_id=account_id,
+        survey_type=survey_type,
+        score=score_,
+        responded_at=f"{day}T12:00:00Z",
+        contact_id=contact_id,
+        comment=None,
+    )
 
 
 def subscription(account_id: str, start: str, mrr: float, end=None) -> dict:
-    return row("billing_subscriptions", account_id=account_id, start_date=start, end_date=end,
-               mrr=mrr)
+    return row(
+        "billing_subscriptions", account_id=account_id, start_date=start, end_date=end, mrr=mrr
+    )
 
 
 def invoice(account_id: str, due: str, status: str, paid=None) -> dict:
-    return row("billing_invoices", account_id=account_id, issued_date="2025-04-01", due_date=due,
-               status=status, paid_date=paid)
+    return row(
+        "billing_invoices",
+        account_id=account_id,
+        issued_date="2025-04-01",
+        due_date=due,
+        status=status,
+        paid_date=paid,
+    )
 
 
 # A1 has data for every measure. A2 has a CRM row and nothing else. A3..A10 each exercise
 # one branch. Accounts with too few peers leave depth_of_use missing.
 BOOK = {
     "crm_accounts": [
-        account("A1", licensed_seats=20, executive_sponsor_identified="true",
-                renewal_budget_confirmed="true"),
+        account(
+            "A1",
+            licensed_seats=20,
+            executive_sponsor_identified="true",
+            renewal_budget_confirmed="true",
+        ),
         account("A2", csm_owner=None),
-        account("A3"), account("A4"), account("A5"), account("A6"),
+        account("A3"),
+        account("A4"),
+        account("A5"),
+        account("A6"),
         account("A7"),
         account("A8", contract_start_date="2026-04-15"),
-        account("A9"), account("A10"),
+        account("A9"),
+        account("A10"),
         account("A11", executive_sponsor_identified="true", executive_sponsor_engaged="true"),
     ],
     "feature_catalog": [
@@ -96,8 +148,11 @@ BOOK = {
         *events("A1", "U5", "exports", "2026-03-01T12:00:00Z"),  # before W(30)
         *events("A1", "U6", "login", "2026-04-01T00:00:00Z"),  # after D: never counts
         # A11: one user on 15 distinct days of W(30)
-        *[event for day in range(17, 32)
-          for event in events("A11", "U11", "login", f"2026-03-{day:02d}T08:00:00Z")],
+        *[
+            event
+            for day in range(17, 32)
+            for event in events("A11", "U11", "login", f"2026-03-{day:02d}T08:00:00Z")
+        ],
     ],
     "crm_activities": [
         *activities("A1", "email_sent", "2026-03-01", "2026-03-05", "2026-03-10", "2026-03-30"),
@@ -163,10 +218,14 @@ def score_book(tmp_path, book: dict[str, list[dict]], scorecard: str):
     connection = work_database(tmp_path / "work.duckdb")
     load_all(connection, tmp_path / "extracts", D)
     score(connection, D, scorecard)
-    health = {r["account_id"]: r for r in table(
-        connection, "SELECT * FROM mart.account_health").to_dicts()}
-    measures = {(r["account_id"], r["measure"]): r for r in table(
-        connection, "SELECT * FROM mart.health_measures").to_dicts()}
+    health = {
+        r["account_id"]: r
+        for r in table(connection, "SELECT * FROM mart.account_health").to_dicts()
+    }
+    measures = {
+        (r["account_id"], r["measure"]): r
+        for r in table(connection, "SELECT * FROM mart.health_measures").to_dicts()
+    }
     connection.close()
     return health, measures
 
@@ -174,8 +233,10 @@ def score_book(tmp_path, book: dict[str, list[dict]], scorecard: str):
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     """The book scored with each shipped scorecard: {scorecard: (health, measures)}."""
-    return {scorecard: score_book(tmp_path_factory.mktemp(scorecard), BOOK, scorecard)
-            for scorecard in ("five_dimension", "four_component")}
+    return {
+        scorecard: score_book(tmp_path_factory.mktemp(scorecard), BOOK, scorecard)
+        for scorecard in ("five_dimension", "four_component")
+    }
 
 
 def value(scored, scorecard: str, account_id: str, measure: str):
@@ -383,8 +444,7 @@ def test_missing_measures_reweighted_and_dimension_dropped(scored):
     assert ticket_volume["effective_weight"] == pytest.approx(20 * 100 / 85 * 0.3 / 0.6)
     assert ticket_volume["contribution"] == pytest.approx(20 * 100 / 85 / 2)
     missing = measures[("A2", "nps")]
-    assert (missing["value"], missing["effective_weight"], missing["contribution"]) == (
-        None, 0, 0)
+    assert (missing["value"], missing["effective_weight"], missing["contribution"]) == (None, 0, 0)
 
 
 def test_top_drivers_without_history_name_the_measures_furthest_below_full_points(scored):
@@ -393,7 +453,8 @@ def test_top_drivers_without_history_name_the_measures_furthest_below_full_point
     # login_rate 30*0.3*0.9 = 8.1, feature_breadth 30*0.3*0.6 = 5.4, nps 15*0.5*0.375 =
     # 2.8125, ticket_volume 20*0.3*0.75 = 4.5 ...
     assert health["A1"]["top_drivers"] == (
-        "seat_utilisation -9.6 pts, login_rate -8.1 pts, feature_breadth -5.4 pts")
+        "seat_utilisation -9.6 pts, login_rate -8.1 pts, feature_breadth -5.4 pts"
+    )
 
 
 # --- four_component --------------------------------------------------------------------
@@ -511,11 +572,21 @@ def test_four_component_score(scored):
 
 def test_absent_datasets_make_their_measures_missing_not_zero(tmp_path):
     # Only crm_accounts was ever delivered: "no tickets" is not "1 when no tickets".
-    health, measures = score_book(tmp_path, {"crm_accounts": BOOK["crm_accounts"]},
-                                  "five_dimension")
-    assert all(measures[("A2", m)]["value"] is None for m in (
-        "seat_utilisation", "ticket_volume", "critical_share", "contact_recency",
-        "qbr_participation", "payment_status", "expansion"))
+    health, measures = score_book(
+        tmp_path, {"crm_accounts": BOOK["crm_accounts"]}, "five_dimension"
+    )
+    assert all(
+        measures[("A2", m)]["value"] is None
+        for m in (
+            "seat_utilisation",
+            "ticket_volume",
+            "critical_share",
+            "contact_recency",
+            "qbr_participation",
+            "payment_status",
+            "expansion",
+        )
+    )
     # Only renewal_budget is left: financial takes all 100 points.
     a1 = health["A1"]
     assert a1["financial_score"] == 100 and a1["health_score"] == 100
@@ -541,19 +612,33 @@ def test_depth_of_use_ranks_within_the_segment(tmp_path):
     # B1..B5 (smb): one user each with 4, 8, 12, 16, 20 events in W(28): 1..5 per week.
     # percent_rank: 0, 0.25, 0.5, 0.75, 1. B6 (smb) has no events: missing.
     # E1 is enterprise and alone with active users there: missing.
-    accounts = [account(f"B{n}", arr=10000) for n in range(1, 7)] + [
-        account("E1", arr=500000)]
-    events_ = [event for n in range(1, 6)
-               for event in events(f"B{n}", f"UB{n}", "reports",
-                                   *[f"2026-03-{10 + k % 10:02d}T08:00:00Z"
-                                     for k in range(4 * n)])]
+    accounts = [account(f"B{n}", arr=10000) for n in range(1, 7)] + [account("E1", arr=500000)]
+    events_ = [
+        event
+        for n in range(1, 6)
+        for event in events(
+            f"B{n}",
+            f"UB{n}",
+            "reports",
+            *[f"2026-03-{10 + k % 10:02d}T08:00:00Z" for k in range(4 * n)],
+        )
+    ]
     events_ += events("E1", "UE1", "reports", "2026-03-20T08:00:00Z")
-    _, measures = score_book(tmp_path, {"crm_accounts": accounts, "product_events": events_},
-                             "four_component")
-    ranks = {a: measures[(a, "depth_of_use")]["raw_value"] for a in ("B1", "B2", "B3", "B4",
-                                                                     "B5", "B6", "E1")}
-    assert ranks == {"B1": 0, "B2": 0.25, "B3": 0.5, "B4": 0.75, "B5": 1, "B6": None,
-                     "E1": None}
+    _, measures = score_book(
+        tmp_path, {"crm_accounts": accounts, "product_events": events_}, "four_component"
+    )
+    ranks = {
+        a: measures[(a, "depth_of_use")]["raw_value"]
+        for a in ("B1", "B2", "B3", "B4", "B5", "B6", "E1")
+    }
+    assert ranks == {"B1": 0, "B2": 0.25, "B3": 0.5, "B4": 0.75, "B5": 1, "B6": None, "E1": None}
     bands = {a: measures[(a, "depth_of_use")]["band"] for a in ranks}
-    assert bands == {"B1": "critical", "B2": "at_risk", "B3": "good", "B4": "excellent",
-                     "B5": "excellent", "B6": None, "E1": None}
+    assert bands == {
+        "B1": "critical",
+        "B2": "at_risk",
+        "B3": "good",
+        "B4": "excellent",
+        "B5": "excellent",
+        "B6": None,
+        "E1": None,
+    }

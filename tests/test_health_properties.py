@@ -23,7 +23,9 @@ BY_SEGMENT = {"smb": "four_component"}  # both scorecards in one run
 
 
 def invariant_breaches(connection) -> pl.DataFrame:
-    return table(connection, """
+    return table(
+        connection,
+        """
         WITH measure_totals AS (
             SELECT account_id, sum(contribution) AS contributions,
                    bool_and(value IS NULL OR value BETWEEN 0 AND 1) AS values_in_range
@@ -39,22 +41,32 @@ def invariant_breaches(connection) -> pl.DataFrame:
                   - h.health_score) > 0.05 + 1e-9
            OR abs(m.contributions - h.health_score) > 0.05 + 1e-9
            OR NOT m.values_in_range
-           OR h.tier IS NULL""")
+           OR h.tier IS NULL""",
+    )
 
 
 # Each example loads and scores a whole book (about a second): few examples, no shrinking.
-SLOW = {"max_examples": 6, "deadline": None, "phases": [Phase.explicit, Phase.generate],
-        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]}
+SLOW = {
+    "max_examples": 6,
+    "deadline": None,
+    "phases": [Phase.explicit, Phase.generate],
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+}
 
 
 @settings(**SLOW)
-@given(seed=st.integers(0, 10_000), accounts=st.integers(2, 30), days=st.integers(7, 60),
-       scorecard=st.sampled_from(["five_dimension", "four_component"]))
+@given(
+    seed=st.integers(0, 10_000),
+    accounts=st.integers(2, 30),
+    days=st.integers(7, 60),
+    scorecard=st.sampled_from(["five_dimension", "four_component"]),
+)
 def test_scores_are_bounded_and_add_up(seed, accounts, days, scorecard):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        generate_book(root / "extracts", BookShape(accounts=accounts, days=days, seed=seed,
-                                                   end=END))
+        generate_book(
+            root / "extracts", BookShape(accounts=accounts, days=days, seed=seed, end=END)
+        )
         connection = work_database(root / "work.duckdb")
         load_all(connection, root / "extracts", END)
         score(connection, END, scorecard)
@@ -76,28 +88,41 @@ def base_book(tmp_path_factory):
 
 
 def newest_folder(extracts: Path, dataset: str) -> dt.date:
-    return max(dt.date.fromisoformat(p.name) for p in (extracts / dataset).iterdir()
-               if p.name <= END.isoformat())
+    return max(
+        dt.date.fromisoformat(p.name)
+        for p in (extracts / dataset).iterdir()
+        if p.name <= END.isoformat()
+    )
 
 
 def other_measures(connection) -> pl.DataFrame:
-    return table(connection, """
+    return table(
+        connection,
+        """
         SELECT account_id, measure, raw_value, value, band FROM mart.health_measures
-        WHERE account_id <> 'NEW' AND measure <> 'depth_of_use' ORDER BY ALL""")
+        WHERE account_id <> 'NEW' AND measure <> 'depth_of_use' ORDER BY ALL""",
+    )
 
 
-new_account = st.fixed_dictionaries({
-    "seats": st.integers(1, 40),
-    "arr": st.integers(0, 300_000),
-    "event_days": st.lists(st.integers(0, 35), max_size=30),
-    "event_name": st.sampled_from(["login", "reports", "dashboards", "exports"]),
-    "tickets": st.lists(st.tuples(st.integers(0, 100), st.sampled_from(
-        ["low", "normal", "urgent"]), st.sampled_from(["positive", "neutral", "negative"])),
-        max_size=5),
-    "nps": st.lists(st.integers(0, 10), max_size=4),
-    "mrr": st.integers(1, 20_000),  # 0 would churn it: churned accounts are not scored
-    "overdue_days": st.one_of(st.none(), st.integers(1, 90)),
-})
+new_account = st.fixed_dictionaries(
+    {
+        "seats": st.integers(1, 40),
+        "arr": st.integers(0, 300_000),
+        "event_days": st.lists(st.integers(0, 35), max_size=30),
+        "event_name": st.sampled_from(["login", "reports", "dashboards", "exports"]),
+        "tickets": st.lists(
+            st.tuples(
+                st.integers(0, 100),
+                st.sampled_from(["low", "normal", "urgent"]),
+                st.sampled_from(["positive", "neutral", "negative"]),
+            ),
+            max_size=5,
+        ),
+        "nps": st.lists(st.integers(0, 10), max_size=4),
+        "mrr": st.integers(1, 20_000),  # 0 would churn it: churned accounts are not scored
+        "overdue_days": st.one_of(st.none(), st.integers(1, 90)),
+    }
+)
 
 
 @settings(**SLOW)
@@ -112,37 +137,93 @@ def test_one_accounts_data_never_moves_another_accounts_measures(base_book, extr
 
         def add(dataset: str, rows: list[dict]) -> None:
             if rows:
-                write_delivery(extracts, dataset, newest_folder(extracts, dataset), rows,
-                               name="new_account")
+                write_delivery(
+                    extracts, dataset, newest_folder(extracts, dataset), rows, name="new_account"
+                )
 
         def day(days_ago: int) -> dt.date:
             return END - dt.timedelta(days=days_ago)
 
         base = {name: {**VALID_ROWS[name], "account_id": "NEW"} for name in VALID_ROWS}
-        add("crm_accounts", [{**base["crm_accounts"], "licensed_seats": str(extra["seats"]),
-                              "arr": str(extra["arr"])}])
-        add("product_events", [
-            {**base["product_events"], "event_id": f"NEW-E{n}", "user_id": f"NEW-U{n % 3}",
-             "event_name": extra["event_name"], "occurred_at": f"{day(days_ago)}T10:00:00Z"}
-            for n, days_ago in enumerate(extra["event_days"])])
-        add("support_tickets", [
-            {**base["support_tickets"], "ticket_id": f"NEW-T{n}", "priority": priority,
-             "sentiment": sentiment, "created_at": f"{day(days_ago)}T10:00:00Z",
-             "resolved_at": f"{day(days_ago)}T11:00:00Z"}
-            for n, (days_ago, priority, sentiment) in enumerate(extra["tickets"])])
-        add("surveys", [
-            {**base["surveys"], "response_id": f"NEW-R{n}", "contact_id": None,
-             "score": str(nps), "responded_at": f"{day(n)}T10:00:00Z"}
-            for n, nps in enumerate(extra["nps"])])
-        add("billing_subscriptions", [{**base["billing_subscriptions"],
-                                       "subscription_id": "NEW-S1", "mrr": str(extra["mrr"])}])
+        add(
+            "crm_accounts",
+            [
+                {
+                    **base["crm_accounts"],
+                    "licensed_seats": str(extra["seats"]),
+                    "arr": str(extra["arr"]),
+                }
+            ],
+        )
+        add(
+            "product_events",
+            [
+                {
+                    **base["product_events"],
+                    "event_id": f"NEW-E{n}",
+                    "user_id": f"NEW-U{n % 3}",
+                    "event_name": extra["event_name"],
+                    "occurred_at": f"{day(days_ago)}T10:00:00Z",
+                }
+                for n, days_ago in enumerate(extra["event_days"])
+            ],
+        )
+        add(
+            "support_tickets",
+            [
+                {
+                    **base["support_tickets"],
+                    "ticket_id": f"NEW-T{n}",
+                    "priority": priority,
+                    "sentiment": sentiment,
+                    "created_at": f"{day(days_ago)}T10:00:00Z",
+                    "resolved_at": f"{day(days_ago)}T11:00:00Z",
+                }
+                for n, (days_ago, priority, sentiment) in enumerate(extra["tickets"])
+            ],
+        )
+        add(
+            "surveys",
+            [
+                {
+                    **base["surveys"],
+                    "response_id": f"NEW-R{n}",
+                    "contact_id": None,
+                    "score": str(nps),
+                    "responded_at": f"{day(n)}T10:00:00Z",
+                }
+                for n, nps in enumerate(extra["nps"])
+            ],
+        )
+        add(
+            "billing_subscriptions",
+            [
+                {
+                    **base["billing_subscriptions"],
+                    "subscription_id": "NEW-S1",
+                    "mrr": str(extra["mrr"]),
+                }
+            ],
+        )
         if extra["overdue_days"]:
-            add("billing_invoices", [{**base["billing_invoices"], "invoice_id": "NEW-I1",
-                                      "issued_date": str(day(extra["overdue_days"] + 30)),
-                                      "due_date": str(day(extra["overdue_days"]))}])
+            add(
+                "billing_invoices",
+                [
+                    {
+                        **base["billing_invoices"],
+                        "invoice_id": "NEW-I1",
+                        "issued_date": str(day(extra["overdue_days"] + 30)),
+                        "due_date": str(day(extra["overdue_days"])),
+                    }
+                ],
+            )
         load_all(connection, extracts, END)
         score(connection, END, by_segment=BY_SEGMENT)
-        assert table(connection, "SELECT count(*) FROM mart.account_health "
-                                 "WHERE account_id = 'NEW'").item() == 1
+        assert (
+            table(
+                connection, "SELECT count(*) FROM mart.account_health WHERE account_id = 'NEW'"
+            ).item()
+            == 1
+        )
         assert_frame_equal(other_measures(connection), before)
         connection.close()

@@ -20,8 +20,11 @@ def with_account(extracts, day=D1, **changes):
 
 
 def rejected(connection, dataset: str) -> pl.DataFrame:
-    return table(connection, "SELECT * FROM quarantine.rejected_rows WHERE dataset = ? "
-                             "ORDER BY row_number", dataset)
+    return table(
+        connection,
+        "SELECT * FROM quarantine.rejected_rows WHERE dataset = ? ORDER BY row_number",
+        dataset,
+    )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -39,20 +42,34 @@ def test_typed_parquet_and_json_values_are_read_as_their_contract_types(extracts
     with_account(extracts)
     folder = extracts / "product_events" / D1.isoformat()
     folder.mkdir(parents=True)
-    pl.DataFrame({
-        "event_id": [1, 2], "occurred_at": [dt.datetime(2026, 2, 28, 12), None],
-        "user_id": ["U1", "U1"], "account_id": ["A1", "A1"], "event_name": ["login", "x"],
-        "duration_s": [1, 2],
-    }).with_columns(pl.col("occurred_at").fill_null(dt.datetime(2026, 2, 28, 13))
-                    .dt.replace_time_zone("Europe/Berlin")).write_parquet(folder / "e.parquet")
+    pl.DataFrame(
+        {
+            "event_id": [1, 2],
+            "occurred_at": [dt.datetime(2026, 2, 28, 12), None],
+            "user_id": ["U1", "U1"],
+            "account_id": ["A1", "A1"],
+            "event_name": ["login", "x"],
+            "duration_s": [1, 2],
+        }
+    ).with_columns(
+        pl.col("occurred_at")
+        .fill_null(dt.datetime(2026, 2, 28, 13))
+        .dt.replace_time_zone("Europe/Berlin")
+    ).write_parquet(folder / "e.parquet")
     tickets = extracts / "support_tickets" / D1.isoformat()
     tickets.mkdir(parents=True)
-    ticket = {**rows_of("support_tickets")[0], "csat_score": 4, "escalated": True,
-              "is_blocker": False}
+    ticket = {
+        **rows_of("support_tickets")[0],
+        "csat_score": 4,
+        "escalated": True,
+        "is_blocker": False,
+    }
     (tickets / "t.jsonl").write_text(json.dumps(ticket) + "\n")
     load_all(connection, extracts, D1)
-    events = table(connection, "SELECT event_id, occurred_at, duration_s FROM core.product_events "
-                               "ORDER BY event_id")
+    events = table(
+        connection,
+        "SELECT event_id, occurred_at, duration_s FROM core.product_events ORDER BY event_id",
+    )
     assert events["event_id"].to_list() == ["1", "2"]
     # 12:00 Berlin in winter is 11:00 UTC
     assert events["occurred_at"][0] == dt.datetime(2026, 2, 28, 11)
@@ -64,65 +81,120 @@ def test_typed_parquet_and_json_values_are_read_as_their_contract_types(extracts
 RULES = [
     ("crm_accounts", {"licensed_seats": "0"}, "licensed_seats: must be > 0"),
     ("crm_accounts", {"arr": "-1"}, "arr: must be >= 0"),
-    ("crm_accounts", {"renewal_date": "2024-12-31"},
-     "renewal_date: must be >= contract_start_date"),
-    ("crm_accounts", {"executive_sponsor_identified": "no", "executive_sponsor_engaged": "yes"},
-     "executive_sponsor_engaged: implies executive_sponsor_identified"),
-    ("crm_accounts", {"contract_start_date": "2025-13-01"},
-     "contract_start_date: not a valid date (YYYY-MM-DD)"),
+    (
+        "crm_accounts",
+        {"renewal_date": "2024-12-31"},
+        "renewal_date: must be >= contract_start_date",
+    ),
+    (
+        "crm_accounts",
+        {"executive_sponsor_identified": "no", "executive_sponsor_engaged": "yes"},
+        "executive_sponsor_engaged: implies executive_sponsor_identified",
+    ),
+    (
+        "crm_accounts",
+        {"contract_start_date": "2025-13-01"},
+        "contract_start_date: not a valid date (YYYY-MM-DD)",
+    ),
     ("crm_accounts", {"licensed_seats": "ten"}, "licensed_seats: not a valid integer"),
     ("crm_accounts", {"licensed_seats": "2.5"}, "licensed_seats: not a valid integer"),
     ("crm_accounts", {"arr": "1,000"}, "arr: not a valid decimal"),
-    ("crm_accounts", {"champion_present": "maybe"},
-     "champion_present: not a valid boolean (true/false, 1/0, yes/no)"),
+    (
+        "crm_accounts",
+        {"champion_present": "maybe"},
+        "champion_present: not a valid boolean (true/false, 1/0, yes/no)",
+    ),
     ("crm_accounts", {"account_name": None}, "account_name: must not be empty"),
-    ("crm_accounts", {"plan_tier": "platinum"},
-     "plan_tier: must be one of starter, professional, enterprise"),
+    (
+        "crm_accounts",
+        {"plan_tier": "platinum"},
+        "plan_tier: must be one of starter, professional, enterprise",
+    ),
     ("crm_accounts", {"currency": "US-D"}, "currency: must be an ISO-4217 code"),
-    ("crm_contacts", {"role": "boss"},
-     "role: must be one of executive_sponsor, champion, admin, user, other"),
+    (
+        "crm_contacts",
+        {"role": "boss"},
+        "role: must be one of executive_sponsor, champion, admin, user, other",
+    ),
     ("crm_contacts", {"email": None}, "email: must not be empty"),
-    ("crm_activities", {"activity_type": "webinar"}, "activity_type: must be one of email_sent, "
-     "email_reply, meeting_held, meeting_no_show, call, qbr, executive_meeting, "
-     "training_session"),
-    ("crm_activities", {"occurred_at": "2026-03-02T00:00:00Z"},
-     "occurred_at: must not be after the extract date"),
-    ("onboarding_milestones", {"milestone": "party"}, "milestone: must be one of kickoff, "
-     "provisioning, success_criteria, training_scheduled, first_workflow_live, users_trained, "
-     "first_value, full_deployment, day90_review"),
-    ("product_users", {"created_at": "last tuesday"},
-     "created_at: not a valid timestamp (ISO-8601)"),
+    (
+        "crm_activities",
+        {"activity_type": "webinar"},
+        "activity_type: must be one of email_sent, "
+        "email_reply, meeting_held, meeting_no_show, call, qbr, executive_meeting, "
+        "training_session",
+    ),
+    (
+        "crm_activities",
+        {"occurred_at": "2026-03-02T00:00:00Z"},
+        "occurred_at: must not be after the extract date",
+    ),
+    (
+        "onboarding_milestones",
+        {"milestone": "party"},
+        "milestone: must be one of kickoff, "
+        "provisioning, success_criteria, training_scheduled, first_workflow_live, users_trained, "
+        "first_value, full_deployment, day90_review",
+    ),
+    (
+        "product_users",
+        {"created_at": "last tuesday"},
+        "created_at: not a valid timestamp (ISO-8601)",
+    ),
     ("product_events", {"duration_s": "-1"}, "duration_s: must be >= 0"),
     ("product_events", {"user_id": None}, "user_id: must not be empty"),
-    ("feature_catalog", {"is_core": "perhaps"},
-     "is_core: not a valid boolean (true/false, 1/0, yes/no)"),
-    ("support_tickets", {"resolved_at": "2026-02-19T08:00:00Z"},
-     "resolved_at: must be >= created_at"),
+    (
+        "feature_catalog",
+        {"is_core": "perhaps"},
+        "is_core: not a valid boolean (true/false, 1/0, yes/no)",
+    ),
+    (
+        "support_tickets",
+        {"resolved_at": "2026-02-19T08:00:00Z"},
+        "resolved_at: must be >= created_at",
+    ),
     ("support_tickets", {"priority": "p1"}, "priority: must be one of low, normal, high, urgent"),
-    ("support_tickets", {"status": "done"},
-     "status: must be one of new, open, pending, solved, closed"),
+    (
+        "support_tickets",
+        {"status": "done"},
+        "status: must be one of new, open, pending, solved, closed",
+    ),
     ("support_tickets", {"csat_score": "7"}, "csat_score: must be 1..5"),
-    ("support_tickets", {"sentiment": "angry"},
-     "sentiment: must be one of positive, neutral, negative"),
-    ("support_tickets", {"ticket_type": "bug"},
-     "ticket_type: must be one of question, incident, problem, feature_request"),
+    (
+        "support_tickets",
+        {"sentiment": "angry"},
+        "sentiment: must be one of positive, neutral, negative",
+    ),
+    (
+        "support_tickets",
+        {"ticket_type": "bug"},
+        "ticket_type: must be one of question, incident, problem, feature_request",
+    ),
     ("surveys", {"score": "11"}, "score: must be 0..10 for nps, 1..5 for csat"),
-    ("surveys", {"survey_type": "csat", "score": "0"},
-     "score: must be 0..10 for nps, 1..5 for csat"),
+    (
+        "surveys",
+        {"survey_type": "csat", "score": "0"},
+        "score: must be 0..10 for nps, 1..5 for csat",
+    ),
     ("surveys", {"survey_type": "ces"}, "survey_type: must be one of nps, csat"),
     ("billing_subscriptions", {"end_date": "2025-01-01"}, "end_date: must be > start_date"),
     ("billing_subscriptions", {"mrr": "-5"}, "mrr: must be >= 0"),
     ("billing_invoices", {"due_date": "2026-01-31"}, "due_date: must be >= issued_date"),
-    ("billing_invoices", {"status": "late"},
-     "status: must be one of draft, open, paid, void, uncollectible"),
+    (
+        "billing_invoices",
+        {"status": "late"},
+        "status: must be one of draft, open, paid, void, uncollectible",
+    ),
     ("fx_rates", {"rate_to_usd": "0"}, "rate_to_usd: must be > 0"),
 ]
 
 
-@pytest.mark.parametrize(("dataset", "changes", "reason"), RULES,
-                         ids=[f"{d}-{r.split(':')[0]}" for d, _, r in RULES])
-def test_each_rule_quarantines_the_row_with_its_reason(extracts, connection, dataset, changes,
-                                                        reason):
+@pytest.mark.parametrize(
+    ("dataset", "changes", "reason"), RULES, ids=[f"{d}-{r.split(':')[0]}" for d, _, r in RULES]
+)
+def test_each_rule_quarantines_the_row_with_its_reason(
+    extracts, connection, dataset, changes, reason
+):
     if dataset != "crm_accounts":
         with_account(extracts)
     good, bad = rows_of(dataset, 2)
@@ -132,23 +204,33 @@ def test_each_rule_quarantines_the_row_with_its_reason(extracts, connection, dat
     quarantined = rejected(connection, dataset)
     assert quarantined["reasons"].to_list() == [[reason]]
     assert quarantined["row_number"].to_list() == [2]
-    assert json.loads(quarantined["record"][0])[DATASETS[dataset].key[-1]] == \
-        bad[DATASETS[dataset].key[-1]]
+    assert (
+        json.loads(quarantined["record"][0])[DATASETS[dataset].key[-1]]
+        == bad[DATASETS[dataset].key[-1]]
+    )
     assert table(connection, f"SELECT count(*) AS n FROM raw.{dataset}")["n"][0] == 1
-    checks = {c.name: c.passed for c in run_checks(connection, DATASETS[dataset], "run-1",
-                                                   SETTINGS)}
+    checks = {
+        c.name: c.passed for c in run_checks(connection, DATASETS[dataset], "run-1", SETTINGS)
+    }
     assert checks["rows_balance"] and checks["key_unique"]
     assert report.loaded == [D1]
 
 
 def test_every_rule_a_row_breaks_is_reported(extracts, connection):
-    bad = rows_of("crm_accounts", licensed_seats="0", arr="-3", renewal_date="2020-01-01",
-                  currency="usd!", champion_present="sometimes")[0]
+    bad = rows_of(
+        "crm_accounts",
+        licensed_seats="0",
+        arr="-3",
+        renewal_date="2020-01-01",
+        currency="usd!",
+        champion_present="sometimes",
+    )[0]
     write_delivery(extracts, "crm_accounts", D1, [bad])
     load_all(connection, extracts, D1)
     reasons = set(rejected(connection, "crm_accounts")["reasons"][0])
     assert reasons == {
-        "licensed_seats: must be > 0", "arr: must be >= 0",
+        "licensed_seats: must be > 0",
+        "arr: must be >= 0",
         "renewal_date: must be >= contract_start_date",
         "currency: must be an ISO-4217 code",
         "champion_present: not a valid boolean (true/false, 1/0, yes/no)",
@@ -163,57 +245,79 @@ def test_a_key_twice_in_one_delivery_quarantines_both_copies(extracts, connectio
     quarantined = rejected(connection, "support_tickets")
     assert quarantined.height == 2
     assert quarantined["reasons"].to_list() == [["duplicate_key"], ["duplicate_key"]]
-    assert table(connection, "SELECT ticket_id FROM core.support_tickets")["ticket_id"].to_list() \
-        == ["T1-1"]
+    assert table(connection, "SELECT ticket_id FROM core.support_tickets")[
+        "ticket_id"
+    ].to_list() == ["T1-1"]
 
 
 def test_rows_of_unknown_or_quarantined_accounts_are_quarantined_for_the_as_of_date(
-        extracts, connection):
+    extracts, connection
+):
     accounts = rows_of("crm_accounts", 2)
     accounts[1]["licensed_seats"] = "-4"  # account A1-1 exists only as an invalid row
     write_delivery(extracts, "crm_accounts", D1, accounts)
-    write_delivery(extracts, "product_events", D1, [
-        *rows_of("product_events"),
-        *rows_of("product_events", 1, event_id="E-unknown", account_id="NOPE"),
-        *rows_of("product_events", 1, event_id="E-invalid", account_id="A1-1"),
-    ])
+    write_delivery(
+        extracts,
+        "product_events",
+        D1,
+        [
+            *rows_of("product_events"),
+            *rows_of("product_events", 1, event_id="E-unknown", account_id="NOPE"),
+            *rows_of("product_events", 1, event_id="E-invalid", account_id="A1-1"),
+        ],
+    )
     load_all(connection, extracts, D1)
-    core_rejects = table(connection, "SELECT record ->> 'event_id' AS event_id, reasons, stage, "
-                                     "as_of_date FROM quarantine.rejected_rows "
-                                     "WHERE dataset = 'product_events' ORDER BY 1")
+    core_rejects = table(
+        connection,
+        "SELECT record ->> 'event_id' AS event_id, reasons, stage, "
+        "as_of_date FROM quarantine.rejected_rows "
+        "WHERE dataset = 'product_events' ORDER BY 1",
+    )
     assert core_rejects.rows() == [
         ("E-invalid", ["account_quarantined"], "core", D1),
         ("E-unknown", ["unknown_account"], "core", D1),
     ]
-    assert table(connection, "SELECT event_id FROM core.product_events")["event_id"].to_list() \
-        == ["E1"]
+    assert table(connection, "SELECT event_id FROM core.product_events")["event_id"].to_list() == [
+        "E1"
+    ]
 
 
 def test_an_account_that_left_the_latest_snapshot_keeps_its_billing(extracts, connection):
     write_delivery(extracts, "crm_accounts", D1, rows_of("crm_accounts", 2))
     write_delivery(extracts, "crm_accounts", D2, rows_of("crm_accounts", 1))
-    write_delivery(extracts, "billing_invoices", D2,
-                   rows_of("billing_invoices", 1, account_id="A1-1"))
+    write_delivery(
+        extracts, "billing_invoices", D2, rows_of("billing_invoices", 1, account_id="A1-1")
+    )
     load_all(connection, extracts, D2)
-    assert table(connection, "SELECT account_id FROM core.crm_accounts")["account_id"].to_list() \
-        == ["A1"]
+    assert table(connection, "SELECT account_id FROM core.crm_accounts")[
+        "account_id"
+    ].to_list() == ["A1"]
     assert table(connection, "SELECT account_id FROM core.billing_invoices").height == 1
 
 
 def test_money_is_converted_to_usd_and_unknown_currencies_are_quarantined(extracts, connection):
     with_account(extracts)
     write_delivery(extracts, "fx_rates", D1, rows_of("fx_rates"))
-    write_delivery(extracts, "billing_subscriptions", D1, [
-        *rows_of("billing_subscriptions", 1, currency="EUR"),
-        *rows_of("billing_subscriptions", 1, subscription_id="S-yen", currency="JPY"),
-        *rows_of("billing_subscriptions", 1, subscription_id="S-usd", currency=None),
-    ])
+    write_delivery(
+        extracts,
+        "billing_subscriptions",
+        D1,
+        [
+            *rows_of("billing_subscriptions", 1, currency="EUR"),
+            *rows_of("billing_subscriptions", 1, subscription_id="S-yen", currency="JPY"),
+            *rows_of("billing_subscriptions", 1, subscription_id="S-usd", currency=None),
+        ],
+    )
     load_all(connection, extracts, D1)
-    subscriptions = table(connection, "SELECT subscription_id, currency, mrr, mrr_usd "
-                                      "FROM core.billing_subscriptions ORDER BY 1")
+    subscriptions = table(
+        connection,
+        "SELECT subscription_id, currency, mrr, mrr_usd FROM core.billing_subscriptions ORDER BY 1",
+    )
     # EUR 1,000 at 1.1 USD per EUR is USD 1,100; no currency means USD.
-    assert subscriptions.rows() == [("S-usd", "USD", 1000.0, 1000.0),
-                                    ("S1", "EUR", 1000.0, pytest.approx(1100.0))]
+    assert subscriptions.rows() == [
+        ("S-usd", "USD", 1000.0, 1000.0),
+        ("S1", "EUR", 1000.0, pytest.approx(1100.0)),
+    ]
     reasons = rejected(connection, "billing_subscriptions")
     assert reasons["reasons"].to_list() == [["unknown_currency"]]
     assert json.loads(reasons["record"][0])["subscription_id"] == "S-yen"
@@ -228,14 +332,16 @@ def test_unreadable_files_are_rejected_whole_and_the_others_still_load(extracts,
     del missing[0]["priority"]
     write_delivery(extracts, "support_tickets", D1, missing, name="no_priority")
     load_all(connection, extracts, D1)
-    files = table(connection, "SELECT source_file, message FROM quarantine.rejected_files "
-                              "ORDER BY source_file")
-    assert files["source_file"].to_list() == [str(broken), str(broken.with_name(
-        "no_priority.csv"))]
+    files = table(
+        connection,
+        "SELECT source_file, message FROM quarantine.rejected_files ORDER BY source_file",
+    )
+    assert files["source_file"].to_list() == [str(broken), str(broken.with_name("no_priority.csv"))]
     assert "broken.parquet: cannot be parsed" in files["message"][0]
     assert files["message"][1].endswith("no_priority.csv: missing required column(s) priority")
-    assert table(connection, "SELECT ticket_id FROM core.support_tickets")["ticket_id"].to_list() \
-        == ["T1"]
+    assert table(connection, "SELECT ticket_id FROM core.support_tickets")[
+        "ticket_id"
+    ].to_list() == ["T1"]
 
 
 def test_a_folder_whose_name_is_not_a_date_is_reported_and_not_read(extracts, connection):
@@ -245,27 +351,36 @@ def test_a_folder_whose_name_is_not_a_date_is_reported_and_not_read(extracts, co
     (extracts / "surveys" / "latest" / "x.csv").write_text("response_id\nR9\n")
     load_all(connection, extracts, D1)
     files = table(connection, "SELECT message, line_count FROM quarantine.rejected_files")
-    assert files.rows() == [(f"{extracts / 'surveys' / 'latest'}: folder name is not a "
-                             "delivery date (YYYY-MM-DD); not read", 1)]
+    assert files.rows() == [
+        (
+            f"{extracts / 'surveys' / 'latest'}: folder name is not a "
+            "delivery date (YYYY-MM-DD); not read",
+            1,
+        )
+    ]
 
 
 def test_the_newest_delivery_wins_per_key(extracts, connection):
     with_account(extracts)
-    write_delivery(extracts, "support_tickets", D1, rows_of(
-        "support_tickets", 1, status="open", resolved_at=None, csat_score=None))
+    write_delivery(
+        extracts,
+        "support_tickets",
+        D1,
+        rows_of("support_tickets", 1, status="open", resolved_at=None, csat_score=None),
+    )
     write_delivery(extracts, "support_tickets", D2, rows_of("support_tickets"))
     load_all(connection, extracts, D1)
     assert table(connection, "SELECT status FROM core.support_tickets").rows() == [("open",)]
     load_all(connection, extracts, D2)
     assert table(connection, "SELECT status, csat_score FROM core.support_tickets").rows() == [
-        ("solved", 5)]
+        ("solved", 5)
+    ]
 
 
 def test_a_key_invalid_in_the_newest_folder_keeps_its_last_valid_version(extracts, connection):
     with_account(extracts)
     write_delivery(extracts, "billing_invoices", D1, rows_of("billing_invoices"))
-    write_delivery(extracts, "billing_invoices", D2, rows_of("billing_invoices", 1,
-                                                             status="lost"))
+    write_delivery(extracts, "billing_invoices", D2, rows_of("billing_invoices", 1, status="lost"))
     load_all(connection, extracts, D2)
     assert table(connection, "SELECT status FROM core.billing_invoices").rows() == [("open",)]
 
@@ -291,19 +406,31 @@ def test_a_snapshot_uses_its_newest_folder_only(extracts, connection):
 
 def test_timestamps_with_offsets_become_utc(extracts, connection):
     with_account(extracts)
-    write_delivery(extracts, "crm_activities", D1, [
-        *rows_of("crm_activities", 1, activity_id="plus2",
-                 occurred_at="2026-02-27T10:00:00+02:00"),
-        *rows_of("crm_activities", 1, activity_id="minus0530",
-                 occurred_at="2026-02-27T10:00:00.250-05:30"),
-        *rows_of("crm_activities", 1, activity_id="naive", occurred_at="2026-02-27 10:00:00"),
-        *rows_of("crm_activities", 1, activity_id="zulu", occurred_at="2026-02-27T10:00Z"),
-        *rows_of("crm_activities", 1, activity_id="compact",
-                 occurred_at="2026-02-28T23:30:00-0100"),
-    ])
+    write_delivery(
+        extracts,
+        "crm_activities",
+        D1,
+        [
+            *rows_of(
+                "crm_activities", 1, activity_id="plus2", occurred_at="2026-02-27T10:00:00+02:00"
+            ),
+            *rows_of(
+                "crm_activities",
+                1,
+                activity_id="minus0530",
+                occurred_at="2026-02-27T10:00:00.250-05:30",
+            ),
+            *rows_of("crm_activities", 1, activity_id="naive", occurred_at="2026-02-27 10:00:00"),
+            *rows_of("crm_activities", 1, activity_id="zulu", occurred_at="2026-02-27T10:00Z"),
+            *rows_of(
+                "crm_activities", 1, activity_id="compact", occurred_at="2026-02-28T23:30:00-0100"
+            ),
+        ],
+    )
     load_all(connection, extracts, D1)
-    times = dict(table(connection, "SELECT activity_id, occurred_at FROM core.crm_activities")
-                 .rows())
+    times = dict(
+        table(connection, "SELECT activity_id, occurred_at FROM core.crm_activities").rows()
+    )
     assert times == {
         "plus2": dt.datetime(2026, 2, 27, 8),
         "minus0530": dt.datetime(2026, 2, 27, 15, 30, 0, 250000),
@@ -321,16 +448,19 @@ def test_csv_with_bom_crlf_quoted_newlines_and_yes_no_booleans(extracts, connect
     lines = [
         header,
         'A1,"Acme, ""the best""\r\nInc",retail,csm_1,2025-01-01,2026-01-01,10,12000,USD,'
-        'starter,YES,No,yes,NO',
+        "starter,YES,No,yes,NO",
         "A2,Beta,,,2025-01-01,,5,0,,,1,0,True,false",
     ]
     (folder / "accounts.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
     load_all(connection, extracts, D1)
     assert rejected(connection, "crm_accounts").is_empty()
-    accounts = table(connection, "SELECT account_id, account_name, executive_sponsor_identified, "
-                                 "executive_sponsor_engaged, champion_present, "
-                                 "renewal_budget_confirmed, currency, industry "
-                                 "FROM core.crm_accounts ORDER BY 1")
+    accounts = table(
+        connection,
+        "SELECT account_id, account_name, executive_sponsor_identified, "
+        "executive_sponsor_engaged, champion_present, "
+        "renewal_budget_confirmed, currency, industry "
+        "FROM core.crm_accounts ORDER BY 1",
+    )
     assert accounts.rows() == [
         ("A1", 'Acme, "the best"\r\nInc', True, False, True, False, "USD", "retail"),
         ("A2", "Beta", True, False, True, False, "USD", None),
@@ -339,22 +469,34 @@ def test_csv_with_bom_crlf_quoted_newlines_and_yes_no_booleans(extracts, connect
 
 def test_loading_the_same_delivery_twice_changes_nothing(extracts, connection):
     with_account(extracts)
-    write_delivery(extracts, "support_tickets", D1, [*rows_of("support_tickets", 3),
-                                                     *rows_of("support_tickets", 1,
-                                                              ticket_id="bad", priority="x")])
+    write_delivery(
+        extracts,
+        "support_tickets",
+        D1,
+        [
+            *rows_of("support_tickets", 3),
+            *rows_of("support_tickets", 1, ticket_id="bad", priority="x"),
+        ],
+    )
     load_all(connection, extracts, D1, run_id="run-1")
-    snapshot = [table(connection, f"SELECT * EXCLUDE ({', '.join(excluded)}) FROM {name} "
-                                  "ORDER BY ALL")
-                for name, excluded in (("raw.support_tickets", ["_run_id"]),
-                                       ("quarantine.rejected_rows", ["run_id"]),
-                                       ("meta.deliveries", ["run_id", "loaded_at"]))]
+    snapshot = [
+        table(connection, f"SELECT * EXCLUDE ({', '.join(excluded)}) FROM {name} ORDER BY ALL")
+        for name, excluded in (
+            ("raw.support_tickets", ["_run_id"]),
+            ("quarantine.rejected_rows", ["run_id"]),
+            ("meta.deliveries", ["run_id", "loaded_at"]),
+        )
+    ]
     reports = load_all(connection, extracts, D1, run_id="run-2")
     assert reports["support_tickets"].skipped == [D1] and not reports["support_tickets"].loaded
-    again = [table(connection, f"SELECT * EXCLUDE ({', '.join(excluded)}) FROM {name} "
-                               "ORDER BY ALL")
-             for name, excluded in (("raw.support_tickets", ["_run_id"]),
-                                    ("quarantine.rejected_rows", ["run_id"]),
-                                    ("meta.deliveries", ["run_id", "loaded_at"]))]
+    again = [
+        table(connection, f"SELECT * EXCLUDE ({', '.join(excluded)}) FROM {name} ORDER BY ALL")
+        for name, excluded in (
+            ("raw.support_tickets", ["_run_id"]),
+            ("quarantine.rejected_rows", ["run_id"]),
+            ("meta.deliveries", ["run_id", "loaded_at"]),
+        )
+    ]
     for before, after in zip(snapshot, again, strict=True):
         assert before.equals(after)
 
@@ -375,9 +517,11 @@ def test_extra_columns_are_kept_in_raw_and_reported(extracts, connection):
     write_delivery(extracts, "surveys", D1, rows_of("surveys", 1, channel="in-app"))
     load_all(connection, extracts, D1)
     assert json.loads(table(connection, "SELECT _extra FROM raw.surveys")["_extra"][0]) == {
-        "channel": "in-app"}
-    assert table(connection, "SELECT extra_columns FROM meta.deliveries WHERE dataset = 'surveys'"
-                 )["extra_columns"].to_list() == [["channel"]]
+        "channel": "in-app"
+    }
+    assert table(connection, "SELECT extra_columns FROM meta.deliveries WHERE dataset = 'surveys'")[
+        "extra_columns"
+    ].to_list() == [["channel"]]
 
 
 def test_only_crm_accounts_is_needed_and_absent_datasets_are_said(extracts, connection):
@@ -388,7 +532,8 @@ def test_only_crm_accounts_is_needed_and_absent_datasets_are_said(extracts, conn
     status = dict(table(connection, "SELECT dataset, delivered FROM core.dataset_status").rows())
     assert status["crm_accounts"] is True
     assert sorted(name for name, delivered in status.items() if not delivered) == sorted(
-        name for name in DATASETS if name != "crm_accounts")
+        name for name in DATASETS if name != "crm_accounts"
+    )
     assert table(connection, "SELECT count(*) AS n FROM core.support_tickets")["n"][0] == 0
 
 

@@ -27,8 +27,11 @@ FAULTS = {
 FORMATS = ["csv", "csv.gz", "parquet", "jsonl", "jsonl.gz"]
 
 ticket = st.tuples(st.sampled_from(sorted(FAULTS)), st.integers(0, 40))
-files = st.lists(st.tuples(st.lists(ticket, min_size=0, max_size=25),
-                           st.sampled_from(FORMATS)), min_size=1, max_size=3)
+files = st.lists(
+    st.tuples(st.lists(ticket, min_size=0, max_size=25), st.sampled_from(FORMATS)),
+    min_size=1,
+    max_size=3,
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,7 +64,9 @@ def test_rows_in_equal_rows_loaded_plus_rows_quarantined(files, corrupt):
         assert loaded + quarantined == written
         rejected_files = sql.scalar(connection, "SELECT count(*) FROM quarantine.rejected_files")
         assert rejected_files == int(corrupt)
-        checks = {c.name: c.passed for c in run_checks(
-            connection, DATASETS["support_tickets"], "run", SETTINGS)}
+        checks = {
+            c.name: c.passed
+            for c in run_checks(connection, DATASETS["support_tickets"], "run", SETTINGS)
+        }
         assert checks["rows_balance"] and checks["key_unique"]
         connection.close()

@@ -25,52 +25,99 @@ def row(dataset: str, **values) -> dict:
     defaults = dict(VALID_ROWS[dataset])
     key = DATASETS[dataset].key[0]
     defaults[key] = f"{key}-{next(_ids)}"
-    defaults.update({name: None if value is None else str(value)
-                     for name, value in values.items()})
+    defaults.update({name: None if value is None else str(value) for name, value in values.items()})
     return defaults
 
 
 def account(account_id: str, start: str = "2025-01-01", **values) -> dict:
-    values = {"licensed_seats": 10, "arr": 30000, "plan_tier": "starter",
-              "executive_sponsor_identified": "false", "executive_sponsor_engaged": "false",
-              "champion_present": "false", "renewal_budget_confirmed": "false",
-              "renewal_date": None, **values}
-    return row("crm_accounts", account_id=account_id, account_name=account_id,
-               contract_start_date=start, **values)
+    values = {
+        "licensed_seats": 10,
+        "arr": 30000,
+        "plan_tier": "starter",
+        "executive_sponsor_identified": "false",
+        "executive_sponsor_engaged": "false",
+        "champion_present": "false",
+        "renewal_budget_confirmed": "false",
+        "renewal_date": None,
+        **values,
+    }
+    return row(
+        "crm_accounts",
+        account_id=account_id,
+        account_name=account_id,
+        contract_start_date=start,
+        **values,
+    )
 
 
 def user(account_id: str, user_id: str, created: str) -> dict:
-    return row("product_users", user_id=user_id, account_id=account_id,
-               created_at=f"{created}T09:00:00Z")
+    return row(
+        "product_users", user_id=user_id, account_id=account_id, created_at=f"{created}T09:00:00Z"
+    )
 
 
 def event(account_id: str, user_id: str, event_name: str, at: str) -> dict:
     """`at`: a day (10:00 UTC that day) or a whole timestamp."""
     occurred = at if "T" in at else f"{at}T10:00:00Z"
-    return row("product_events", account_id=account_id, user_id=user_id,
-               event_name=event_name, occurred_at=occurred, session_id=None)
+    return row(
+        "product_events",
+        account_id=account_id,
+        user_id=user_id,
+        event_name=event_name,
+        occurred_at=occurred,
+        session_id=None,
+    )
 
 
 def milestone(account_id: str, name: str, due: str, completed: str | None = None) -> dict:
-    return row("onboarding_milestones", account_id=account_id, milestone=name, due_date=due,
-               completed_date=completed)
+    return row(
+        "onboarding_milestones",
+        account_id=account_id,
+        milestone=name,
+        due_date=due,
+        completed_date=completed,
+    )
 
 
-def ticket(account_id: str, created: str, status: str = "solved", is_blocker: bool = False,
-           ticket_type: str = "question") -> dict:
+def ticket(
+    account_id: str,
+    created: str,
+    status: str = "solved",
+    is_blocker: bool = False,
+    ticket_type: str = "question",
+) -> dict:
     """`created`: a day (09:00 UTC that day) or a whole timestamp."""
     created_at = created if "T" in created else f"{created}T09:00:00Z"
     solved = status in ("solved", "closed")
-    return row("support_tickets", account_id=account_id, created_at=created_at,
-               resolved_at=created_at if solved else None, status=status,
-               is_blocker=str(is_blocker).lower(), ticket_type=ticket_type, priority="normal",
-               csat_score=None, sentiment=None)
+    return row(
+        "support_tickets",
+        account_id=account_id,
+        created_at=created_at,
+        resolved_at=created_at if solved else None,
+        status=status,
+        is_blocker=str(is_blocker).lower(),
+        ticket_type=ticket_type,
+        priority="normal",
+        csat_score=None,
+        sentiment=None,
+    )
 
 
-def subscription(account_id: str, product: str, mrr: float = 1000, start: str = "2025-01-01",
-                 end: str | None = None) -> dict:
-    return row("billing_subscriptions", account_id=account_id, product=product, mrr=mrr,
-               start_date=start, end_date=end)
+def subscription(
+    account_id: str,
+    product: str,
+    mrr: float = 1000,
+    start: str = "2025-01-01",
+    end: str | None = None,
+) -> dict:
+    return row(
+        "billing_subscriptions",
+        account_id=account_id,
+        product=product,
+        mrr=mrr,
+        start_date=start,
+        end_date=end,
+    )
 
 
 def good_start(account_id: str, start: str) -> tuple[dict, list[dict]]:
@@ -80,7 +127,8 @@ def good_start(account_id: str, start: str) -> tuple[dict, list[dict]]:
     user_id = f"{account_id}-U"
     return user(account_id, user_id, start), [
         event(account_id, user_id, "login", start),
-        event(account_id, user_id, "training_completed", f"{start}T11:00:00Z")]
+        event(account_id, user_id, "training_completed", f"{start}T11:00:00Z"),
+    ]
 
 
 def write_book(root, book: dict[str, list[dict]]):
@@ -90,38 +138,61 @@ def write_book(root, book: dict[str, list[dict]]):
 
 
 def with_min_health(operations: Operations, min_health_score: float) -> Operations:
-    return operations.model_copy(update={"expansion": operations.expansion.model_copy(
-        update={"min_health_score": min_health_score})})
+    return operations.model_copy(
+        update={
+            "expansion": operations.expansion.model_copy(
+                update={"min_health_score": min_health_score}
+            )
+        }
+    )
 
 
 # --- onboarding ---------------------------------------------------------------------------
 
-GOOD_STARTS = [good_start(account_id, start) for account_id, start in (
-    ("K15", "2026-03-10"), ("K15open", "2026-03-10"), ("K14open", "2026-03-10"),
-    ("B8", "2026-03-10"), ("B7", "2026-03-10"), ("W119", "2025-12-02"),
-    ("W120", "2025-12-01"))]
+GOOD_STARTS = [
+    good_start(account_id, start)
+    for account_id, start in (
+        ("K15", "2026-03-10"),
+        ("K15open", "2026-03-10"),
+        ("K14open", "2026-03-10"),
+        ("B8", "2026-03-10"),
+        ("B7", "2026-03-10"),
+        ("W119", "2025-12-02"),
+        ("W120", "2025-12-01"),
+    )
+]
 
 # O1 exercises every measure (start 03-01, D - start = 30). K*, N*, T*, B* each sit on one
 # side of a flag's edge; W* on either side of the 120-day window.
 ONBOARDING = {
     "crm_accounts": [
         account("O1", "2026-03-01", licensed_seats=4),
-        account("K15", "2026-03-10"), account("K15open", "2026-03-10"),
+        account("K15", "2026-03-10"),
+        account("K15open", "2026-03-10"),
         account("K14open", "2026-03-10"),
-        account("N6", "2026-03-25"), account("N7", "2026-03-24"),
-        account("N7day7", "2026-03-24"), account("N7day6", "2026-03-24"),
+        account("N6", "2026-03-25"),
+        account("N7", "2026-03-24"),
+        account("N7day7", "2026-03-24"),
+        account("N7day6", "2026-03-24"),
         account("Npre", "2026-03-10"),
-        account("T29", "2026-03-02"), account("T30", "2026-03-01"),
+        account("T29", "2026-03-02"),
+        account("T30", "2026-03-01"),
         account("Tnone", "2026-01-01"),
-        account("B8", "2026-03-10"), account("B7", "2026-03-10"),
-        account("W119", "2025-12-02"), account("W120", "2025-12-01"),
-        account("Wchurned", "2026-03-01"), account("Wfuture", "2026-04-01"),
+        account("B8", "2026-03-10"),
+        account("B7", "2026-03-10"),
+        account("W119", "2025-12-02"),
+        account("W120", "2025-12-01"),
+        account("Wchurned", "2026-03-01"),
+        account("Wfuture", "2026-04-01"),
     ],
     "product_users": [
-        user("O1", "O1-U1", "2026-03-01"), user("O1", "O1-U2", "2026-03-02"),
-        user("O1", "O1-U3", "2026-03-10"), user("O1", "O1-U4", "2026-03-01"),
+        user("O1", "O1-U1", "2026-03-01"),
+        user("O1", "O1-U2", "2026-03-02"),
+        user("O1", "O1-U3", "2026-03-10"),
+        user("O1", "O1-U4", "2026-03-01"),
         user("O1", "O1-U5", "2026-04-02"),  # created after D: not a user yet
-        user("T29", "T29-U1", "2026-03-02"), user("T29", "T29-U2", "2026-03-02"),
+        user("T29", "T29-U1", "2026-03-02"),
+        user("T29", "T29-U2", "2026-03-02"),
         *[user("T30", f"T30-U{n}", "2026-03-01") for n in (1, 2, 3)],
         *[user_row for user_row, _ in GOOD_STARTS],
     ],
@@ -186,8 +257,23 @@ def test_window_is_fewer_than_120_days_and_only_scored_accounts(onboarding):
     assert "W120" not in onboarding  # D - 2025-12-01 = 120: not fewer than 120
     assert "Wchurned" not in onboarding  # subscriptions started, MRR(D) = 0: not scored
     assert "Wfuture" not in onboarding  # contract starts after D: not scored
-    assert set(onboarding) == {"O1", "K15", "K15open", "K14open", "N6", "N7", "N7day7",
-                               "N7day6", "Npre", "T29", "T30", "Tnone", "B8", "B7", "W119"}
+    assert set(onboarding) == {
+        "O1",
+        "K15",
+        "K15open",
+        "K14open",
+        "N6",
+        "N7",
+        "N7day7",
+        "N7day6",
+        "Npre",
+        "T29",
+        "T30",
+        "Tnone",
+        "B8",
+        "B7",
+        "W119",
+    }
     assert {r["as_of_date"] for r in onboarding.values()} == {D}
 
 
@@ -242,8 +328,10 @@ def test_milestones_done_and_late(onboarding):
     assert onboarding["O1"]["milestones_done"] == 4
     assert onboarding["O1"]["milestones_late"] == 4
     assert (onboarding["K15"]["milestones_done"], onboarding["K15"]["milestones_late"]) == (1, 1)
-    assert (onboarding["K14open"]["milestones_done"],
-            onboarding["K14open"]["milestones_late"]) == (0, 1)
+    assert (onboarding["K14open"]["milestones_done"], onboarding["K14open"]["milestones_late"]) == (
+        0,
+        1,
+    )
     assert (onboarding["N7"]["milestones_done"], onboarding["N7"]["milestones_late"]) == (0, 0)
 
 
@@ -309,8 +397,12 @@ EXPANSION = {
     "crm_accounts": [
         account("X_SEAT", champion_present="true"),
         account("X_EDGE", licensed_seats=20),
-        account("X_LIMIT", plan_tier="professional", executive_sponsor_identified="true",
-                executive_sponsor_engaged="true"),
+        account(
+            "X_LIMIT",
+            plan_tier="professional",
+            executive_sponsor_identified="true",
+            executive_sponsor_engaged="true",
+        ),
         account("X_ABOVE", renewal_budget_confirmed="true"),
         account("X_PRODUCT", plan_tier="professional"),
         account("X_NONE"),
@@ -318,9 +410,14 @@ EXPANSION = {
         account("X_TICKET"),
         account("X_LATE", "2026-02-01"),
         account("X_LATE_OLD"),
-        account("X_MULTI", licensed_seats=2, champion_present="true",
-                executive_sponsor_identified="true", executive_sponsor_engaged="true",
-                renewal_budget_confirmed="true"),
+        account(
+            "X_MULTI",
+            licensed_seats=2,
+            champion_present="true",
+            executive_sponsor_identified="true",
+            executive_sponsor_engaged="true",
+            renewal_budget_confirmed="true",
+        ),
     ],
     "feature_catalog": CATALOG,
     "product_events": [
@@ -370,15 +467,19 @@ EXPANSION = {
         milestone("X_LATE_OLD", "provisioning", "2025-02-01"),
     ],
     "billing_subscriptions": [
-        *paying("X_SEAT", ALL_PRODUCTS), *paying("X_EDGE", ALL_PRODUCTS),
-        *paying("X_LIMIT", ALL_PRODUCTS), *paying("X_ABOVE", ["platform"]),
+        *paying("X_SEAT", ALL_PRODUCTS),
+        *paying("X_EDGE", ALL_PRODUCTS),
+        *paying("X_LIMIT", ALL_PRODUCTS),
+        *paying("X_ABOVE", ["platform"]),
         # X_PRODUCT pays for platform and analytics (twice: one product); automation
         # ended on 03-01 and consulting is not one of the configured products
         *paying("X_PRODUCT", ["platform", "analytics", "analytics", "consulting"]),
         subscription("X_PRODUCT", "automation", end="2026-03-01"),
-        *paying("X_NONE", ALL_PRODUCTS), *paying("X_NOTIER", ALL_PRODUCTS),
+        *paying("X_NONE", ALL_PRODUCTS),
+        *paying("X_NOTIER", ALL_PRODUCTS),
         *paying("X_TICKET", ALL_PRODUCTS),
-        *paying("X_LATE", ALL_PRODUCTS), *paying("X_LATE_OLD", ALL_PRODUCTS),
+        *paying("X_LATE", ALL_PRODUCTS),
+        *paying("X_LATE_OLD", ALL_PRODUCTS),
         *paying("X_MULTI", ["platform"]),
     ],
 }
@@ -391,11 +492,16 @@ def expansion(tmp_path_factory):
     {(account_id, opportunity_type): row}, and the health scores."""
     root = tmp_path_factory.mktemp("expansion")
     connection = work_database(root / "work.duckdb")
-    run_day(connection, write_book(root / "extracts", EXPANSION), D,
-            operations=with_min_health(load_operations(), 0))
+    run_day(
+        connection,
+        write_book(root / "extracts", EXPANSION),
+        D,
+        operations=with_min_health(load_operations(), 0),
+    )
     rows = table(connection, "SELECT * FROM mart.expansion_opportunities").to_dicts()
-    health = dict(connection.execute(
-        "SELECT account_id, health_score FROM mart.account_health").fetchall())
+    health = dict(
+        connection.execute("SELECT account_id, health_score FROM mart.account_health").fetchall()
+    )
     rejected = table(connection, "SELECT * FROM quarantine.rejected_rows")
     connection.close()
     assert rejected.is_empty()  # every hand-written row is valid and loaded
@@ -473,8 +579,12 @@ def test_services_opportunity_from_late_onboarding(expansion):
 def test_one_account_has_a_row_per_type(expansion):
     # X_MULTI: 2 / 2 seats active (1.0 > 0.85); a limit_reached; pays for 1 of 3 products
     # with adoption 3/3 = 1; a feature_request ticket. Every row lists the seed triggers.
-    triggers = ["feature_adoption 100%", "executive_engaged", "budget_confirmed",
-                "champion_present"]
+    triggers = [
+        "feature_adoption 100%",
+        "executive_engaged",
+        "budget_confirmed",
+        "champion_present",
+    ]
     rows = {key[1]: r for key, r in expansion.items() if key[0] == "X_MULTI"}
     assert {kind: r["signals"] for kind, r in rows.items()} == {
         "seat": ["seat_utilisation 100%", *triggers],
@@ -488,20 +598,27 @@ def test_one_account_has_a_row_per_type(expansion):
 def test_health_at_or_below_the_threshold_gives_no_row(connection, extracts):
     """With the shipped config (80), and with the threshold set to the account's own
     score (at it) or above it: no row; just below its score: the seat row."""
-    book = {"crm_accounts": [account("H1", licensed_seats=1)],
-            "product_events": users_active("H1", 1),  # 1 / 1 seat: utilisation 1
-            "billing_subscriptions": paying("H1", ALL_PRODUCTS)}
+    book = {
+        "crm_accounts": [account("H1", licensed_seats=1)],
+        "product_events": users_active("H1", 1),  # 1 / 1 seat: utilisation 1
+        "billing_subscriptions": paying("H1", ALL_PRODUCTS),
+    }
     write_book(extracts, book)
     run_day(connection, extracts, D)
-    health = connection.execute("SELECT health_score FROM mart.account_health "
-                                "WHERE account_id = 'H1'").fetchall()[0][0]
+    health = connection.execute(
+        "SELECT health_score FROM mart.account_health WHERE account_id = 'H1'"
+    ).fetchall()[0][0]
     assert 0 < health <= 80
     assert table(connection, "SELECT * FROM mart.expansion_opportunities").is_empty()
 
     def types(min_health_score: float) -> list[str]:
         operate(connection, D, with_min_health(load_operations(), min_health_score))
-        return [r[0] for r in connection.execute(
-            "SELECT opportunity_type FROM mart.expansion_opportunities").fetchall()]
+        return [
+            r[0]
+            for r in connection.execute(
+                "SELECT opportunity_type FROM mart.expansion_opportunities"
+            ).fetchall()
+        ]
 
     assert types(health) == []  # at the threshold: not above it
     assert types(health + 1) == []  # below it

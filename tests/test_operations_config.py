@@ -26,16 +26,29 @@ def changed(tmp_path, section: str, key: str, value):
     return path
 
 
-@pytest.mark.parametrize(("section", "key", "value", "named", "words"), [
-    ("onboarding", "window_days", 0, "onboarding.window_days", "greater than 0"),
-    ("expansion", "feature_adoption_above", 70, "expansion.feature_adoption_above",
-     "less than or equal to 1"),
-    ("renewals", "yellow_from", 95, "renewals", "yellow_from must be below green_from"),
-    ("renewals", "bonus_points", 3, "renewals.bonus_points", "Extra inputs"),
-    ("alerts", "payment_overdue", {"severity": "urgent", "actions": ["x"], "days_past_due": 30},
-     "alerts.payment_overdue.severity", "Input should be"),
-    ("portfolio", "targets", {"avg_health": [">", 75]}, "portfolio", "missing"),
-])
+@pytest.mark.parametrize(
+    ("section", "key", "value", "named", "words"),
+    [
+        ("onboarding", "window_days", 0, "onboarding.window_days", "greater than 0"),
+        (
+            "expansion",
+            "feature_adoption_above",
+            70,
+            "expansion.feature_adoption_above",
+            "less than or equal to 1",
+        ),
+        ("renewals", "yellow_from", 95, "renewals", "yellow_from must be below green_from"),
+        ("renewals", "bonus_points", 3, "renewals.bonus_points", "Extra inputs"),
+        (
+            "alerts",
+            "payment_overdue",
+            {"severity": "urgent", "actions": ["x"], "days_past_due": 30},
+            "alerts.payment_overdue.severity",
+            "Input should be",
+        ),
+        ("portfolio", "targets", {"avg_health": [">", 75]}, "portfolio", "missing"),
+    ],
+)
 def test_a_bad_value_names_its_key(tmp_path, section, key, value, named, words):
     path = changed(tmp_path, section, key, value)
     with pytest.raises(ConfigError) as error:

@@ -32,50 +32,87 @@ def row(dataset: str, **values) -> dict:
     defaults = dict(VALID_ROWS[dataset])
     key = DATASETS[dataset].key[0]
     defaults[key] = f"{key}-{next(_ids)}"
-    defaults.update({name: None if value is None else str(value)
-                     for name, value in values.items()})
+    defaults.update({name: None if value is None else str(value) for name, value in values.items()})
     return defaults
 
 
 def account(account_id: str, **values) -> dict:
-    values = {"contract_start_date": "2024-06-01", "renewal_date": day(45),
-              "licensed_seats": 10, "arr": 30000, "csm_owner": "csm_a",
-              "renewal_budget_confirmed": "false", "executive_sponsor_identified": "false",
-              "executive_sponsor_engaged": "false", **values}
+    values = {
+        "contract_start_date": "2024-06-01",
+        "renewal_date": day(45),
+        "licensed_seats": 10,
+        "arr": 30000,
+        "csm_owner": "csm_a",
+        "renewal_budget_confirmed": "false",
+        "executive_sponsor_identified": "false",
+        "executive_sponsor_engaged": "false",
+        **values,
+    }
     if values["executive_sponsor_engaged"] == "true":
         values["executive_sponsor_identified"] = "true"
     return row("crm_accounts", account_id=account_id, account_name=account_id, **values)
 
 
 def survey(account_id: str, survey_type: str, score_: int, on: str, contact_id=None) -> dict:
-    return row("surveys", account_id=account_id, survey_type=survey_type, score=score_,
-               responded_at=f"{on}T12:00:00Z", contact_id=contact_id, comment=None)
+    return row(
+        "surveys",
+        account_id=account_id,
+        survey_type=survey_type,
+        score=score_,
+        responded_at=f"{on}T12:00:00Z",
+        contact_id=contact_id,
+        comment=None,
+    )
 
 
 def invoice(account_id: str, due: str, status: str) -> dict:
-    return row("billing_invoices", account_id=account_id, issued_date="2025-04-01", due_date=due,
-               status=status, paid_date="2026-03-20" if status == "paid" else None)
+    return row(
+        "billing_invoices",
+        account_id=account_id,
+        issued_date="2025-04-01",
+        due_date=due,
+        status=status,
+        paid_date="2026-03-20" if status == "paid" else None,
+    )
 
 
 def subscription(account_id: str, start: str, mrr: float, end=None) -> dict:
-    return row("billing_subscriptions", account_id=account_id, start_date=start, end_date=end,
-               mrr=mrr)
+    return row(
+        "billing_subscriptions", account_id=account_id, start_date=start, end_date=end, mrr=mrr
+    )
 
 
 def activity(account_id: str, activity_type: str, on: str) -> dict:
-    return row("crm_activities", account_id=account_id, activity_type=activity_type,
-               occurred_at=f"{on}T10:00:00Z", contact_id=None)
+    return row(
+        "crm_activities",
+        account_id=account_id,
+        activity_type=activity_type,
+        occurred_at=f"{on}T10:00:00Z",
+        contact_id=None,
+    )
 
 
 def ticket(account_id: str, created: str, priority: str = "urgent") -> dict:
-    return row("support_tickets", account_id=account_id, created_at=f"{created}T09:00:00Z",
-               resolved_at=None, priority=priority, status="open", csat_score=None,
-               sentiment="negative")
+    return row(
+        "support_tickets",
+        account_id=account_id,
+        created_at=f"{created}T09:00:00Z",
+        resolved_at=None,
+        priority=priority,
+        status="open",
+        csat_score=None,
+        sentiment="negative",
+    )
 
 
 def milestone(account_id: str, due: str, completed: str | None) -> dict:
-    return row("onboarding_milestones", account_id=account_id, milestone="first_value",
-               due_date=due, completed_date=completed)
+    return row(
+        "onboarding_milestones",
+        account_id=account_id,
+        milestone="first_value",
+        due_date=due,
+        completed_date=completed,
+    )
 
 
 def write_book(root, book: dict[str, list[dict]]):
@@ -92,21 +129,25 @@ def run_book(tmp_path, book: dict[str, list[dict]], operations: Operations | Non
 
 
 def health_scores(connection) -> dict[str, float]:
-    return dict(connection.execute(
-        "SELECT account_id, health_score FROM mart.account_health WHERE as_of_date = ?",
-        [D]).fetchall())
+    return dict(
+        connection.execute(
+            "SELECT account_id, health_score FROM mart.account_health WHERE as_of_date = ?", [D]
+        ).fetchall()
+    )
 
 
 def with_renewals(**changes) -> Operations:
     operations = load_operations()
     return operations.model_copy(
-        update={"renewals": operations.renewals.model_copy(update=changes)})
+        update={"renewals": operations.renewals.model_copy(update=changes)}
+    )
 
 
 def with_targets(**targets: tuple[str, float]) -> Operations:
     operations = load_operations()
     portfolio = operations.portfolio.model_copy(
-        update={"targets": {**operations.portfolio.targets, **targets}})
+        update={"targets": {**operations.portfolio.targets, **targets}}
+    )
     return operations.model_copy(update={"portfolio": portfolio})
 
 
@@ -125,8 +166,7 @@ def clamp(points: float) -> float:
 #   ALL 34.7 -> 34.7 + 10 + 5 - 20 = 29.7, SUB 34.3 -> 34.3, TOP 99.9 -> 114.9 -> 100,
 #   MID 81.0 -> 86.0 (yellow), LOW 7.1 -> -12.9 -> 0.
 STAGE_OFFSETS = (121, 120, 91, 90, 61, 60, 31, 30, 0, -1, -90, -91)
-DETRACTED = ("BASE", "BUDGET", "EXEC", "LATE31", "LATE30", "PAID", "UNCOLL", "TWICE", "ALL",
-             "SUB")
+DETRACTED = ("BASE", "BUDGET", "EXEC", "LATE31", "LATE30", "PAID", "UNCOLL", "TWICE", "ALL", "SUB")
 
 RENEWAL_BOOK = {
     "crm_accounts": [
@@ -134,7 +174,10 @@ RENEWAL_BOOK = {
         account("BASE"),
         account("BUDGET", renewal_budget_confirmed="true"),
         account("EXEC", executive_sponsor_engaged="true"),
-        account("LATE31"), account("LATE30"), account("PAID"), account("UNCOLL"),
+        account("LATE31"),
+        account("LATE30"),
+        account("PAID"),
+        account("UNCOLL"),
         account("TWICE"),
         account("SUB"),  # pays 1,250 a month: ARR 15,000, not the CRM's 30,000
         account("ALL", renewal_budget_confirmed="true", executive_sponsor_engaged="true"),
@@ -185,8 +228,10 @@ RENEWAL_BOOK = {
 def renewals(tmp_path_factory):
     """The renewal book run for D: (pipeline rows by account, health scores by account)."""
     connection = run_book(tmp_path_factory.mktemp("renewals"), RENEWAL_BOOK)
-    pipeline = {r["account_id"]: r for r in table(
-        connection, "SELECT * FROM mart.renewal_pipeline").to_dicts()}
+    pipeline = {
+        r["account_id"]: r
+        for r in table(connection, "SELECT * FROM mart.renewal_pipeline").to_dicts()
+    }
     scores = health_scores(connection)
     connection.close()
     return pipeline, scores
@@ -327,11 +372,13 @@ def test_arr_at_risk(renewals):
     assert pipeline["LOW"]["arr_at_risk"] == 30000  # 30,000 x (1 - 0/100)
     # MID: 30,000 x (1 - 86/100) = 4,200 today; BASE: 30,000 x (1 - s/100) = 300 x (100 - s)
     assert pipeline["MID"]["arr_at_risk"] == pytest.approx(
-        300 * (100 - pipeline["MID"]["renewal_confidence"]))
+        300 * (100 - pipeline["MID"]["renewal_confidence"])
+    )
     assert pipeline["BASE"]["arr_at_risk"] == pytest.approx(300 * (100 - scores["BASE"]))
     for found in pipeline.values():
         assert found["arr_at_risk"] == pytest.approx(
-            found["arr"] * (1 - found["renewal_confidence"] / 100))
+            found["arr"] * (1 - found["renewal_confidence"] / 100)
+        )
 
 
 # Zone edges with the shipped thresholds (green from 90, yellow from 60): EXEC's health score
@@ -342,16 +389,21 @@ def test_arr_at_risk(renewals):
 
 @pytest.fixture(scope="module")
 def zones(tmp_path_factory):
-    connection = run_book(tmp_path_factory.mktemp("zones"), {
-        "crm_accounts": [account("EXEC", executive_sponsor_engaged="true")],
-        "surveys": [survey("EXEC", "nps", 10, "2026-03-01")],
-        "support_tickets": [ticket("EXEC", "2026-03-01", "normal")]})
+    connection = run_book(
+        tmp_path_factory.mktemp("zones"),
+        {
+            "crm_accounts": [account("EXEC", executive_sponsor_engaged="true")],
+            "surveys": [survey("EXEC", "nps", 10, "2026-03-01")],
+            "support_tickets": [ticket("EXEC", "2026-03-01", "normal")],
+        },
+    )
     yield connection, health_scores(connection)["EXEC"]
     connection.close()
 
 
-@pytest.mark.parametrize(("target", "zone"), [
-    (90, "green"), (89.9, "yellow"), (60, "yellow"), (59.9, "red")])
+@pytest.mark.parametrize(
+    ("target", "zone"), [(90, "green"), (89.9, "yellow"), (60, "yellow"), (59.9, "red")]
+)
 def test_zone_edges(zones, target, zone):
     connection, s = zones
     assert target / 2 <= s <= 2 * target
@@ -370,18 +422,27 @@ def test_zone_edges(zones, target, zone):
 #   csm_a: P1 P2 P3 P7 P11 (5)   csm_b: P4 P8 P9 P12 (4)   unassigned: P6 P10 (2)   = 11
 # Retention cohort (active on 2025-03-01): P1 P3 P4 P5 P6, contracts 2024-06-01.
 # New accounts (no subscriptions): P2 P7 P8 P9 P10 P11 P12, for time to first value.
-NEW = {"P2": ("csm_a", "2025-04-01"), "P7": ("csm_a", "2025-03-31"),
-       "P11": ("csm_a", "2025-09-01"), "P8": ("csm_b", "2026-01-01"),
-       "P9": ("csm_b", "2026-02-01"), "P12": ("csm_b", "2025-10-01"),
-       "P10": (None, "2025-06-01")}
+NEW = {
+    "P2": ("csm_a", "2025-04-01"),
+    "P7": ("csm_a", "2025-03-31"),
+    "P11": ("csm_a", "2025-09-01"),
+    "P8": ("csm_b", "2026-01-01"),
+    "P9": ("csm_b", "2026-02-01"),
+    "P12": ("csm_b", "2025-10-01"),
+    "P10": (None, "2025-06-01"),
+}
 
 PORTFOLIO_BOOK = {
     "crm_accounts": [
-        account("P1"), account("P3"),
-        account("P4", csm_owner="csm_b"), account("P5", csm_owner="csm_b"),
+        account("P1"),
+        account("P3"),
+        account("P4", csm_owner="csm_b"),
+        account("P5", csm_owner="csm_b"),
         account("P6", csm_owner=None),
-        *[account(name, csm_owner=owner, contract_start_date=start)
-          for name, (owner, start) in NEW.items()],
+        *[
+            account(name, csm_owner=owner, contract_start_date=start)
+            for name, (owner, start) in NEW.items()
+        ],
     ],
     "billing_subscriptions": [
         subscription("P1", "2024-06-01", 1000),
@@ -436,18 +497,28 @@ PORTFOLIO_BOOK = {
     ],
 }
 
-GROUPS = {"all": ("all", "all"), "csm_a": ("csm", "csm_a"), "csm_b": ("csm", "csm_b"),
-          "unassigned": ("csm", "unassigned")}
+GROUPS = {
+    "all": ("all", "all"),
+    "csm_a": ("csm", "csm_a"),
+    "csm_b": ("csm", "csm_b"),
+    "unassigned": ("csm", "unassigned"),
+}
 
 
 @pytest.fixture(scope="module")
 def portfolio(tmp_path_factory):
     """The portfolio book run for D: (KPI rows by (group, kpi), health rows by account)."""
     connection = run_book(tmp_path_factory.mktemp("portfolio"), PORTFOLIO_BOOK)
-    kpis = {(r["group_value"], r["kpi"]): r for r in table(
-        connection, "SELECT * FROM mart.portfolio_kpis").to_dicts()}
-    health = {r["account_id"]: r for r in table(
-        connection, "SELECT * FROM mart.account_health WHERE as_of_date = ?", D).to_dicts()}
+    kpis = {
+        (r["group_value"], r["kpi"]): r
+        for r in table(connection, "SELECT * FROM mart.portfolio_kpis").to_dicts()
+    }
+    health = {
+        r["account_id"]: r
+        for r in table(
+            connection, "SELECT * FROM mart.account_health WHERE as_of_date = ?", D
+        ).to_dicts()
+    }
     connection.close()
     return kpis, health
 
@@ -470,8 +541,9 @@ def test_one_row_per_group_and_kpi_with_its_target(portfolio):
 
 def members(health, group: str) -> list[dict]:
     owner = {"all": None, "unassigned": "unassigned"}.get(group, group)
-    return [r for r in health.values()
-            if group == "all" or (r["csm_owner"] or "unassigned") == owner]
+    return [
+        r for r in health.values() if group == "all" or (r["csm_owner"] or "unassigned") == owner
+    ]
 
 
 # Health scores are read back; on this book they come out (score, colour):
@@ -491,7 +563,8 @@ def test_tier_shares_and_average_health(portfolio, group):
         share = sum(r["colour"] == colour for r in accounts) / len(accounts)
         assert kpi(portfolio, group, f"share_{colour}") == pytest.approx(share)
     assert sum(kpi(portfolio, group, f"share_{c}") for c in ("green", "yellow", "red")) == (
-        pytest.approx(1))
+        pytest.approx(1)
+    )
     mean = sum(r["health_score"] for r in accounts) / len(accounts)
     assert kpi(portfolio, group, "avg_health") == pytest.approx(mean)
 
@@ -543,7 +616,10 @@ def test_retention_kpis_come_from_the_ttm_row_ending_in_the_as_of_month(portfoli
     assert kpi(portfolio, "csm_b", "logo_retention") == pytest.approx(0.5)
     # unassigned (P6): flat
     assert [kpi(portfolio, "unassigned", name) for name in ("grr", "nrr", "logo_retention")] == [
-        1, 1, 1]
+        1,
+        1,
+        1,
+    ]
     # The ttm row ending a month earlier (2025-02-01 -> 2026-02-01) had no churn and no
     # contraction yet: GRR 1, NRR 3500 / 3300, all 5 logos. It is not the one used.
     assert kpi(portfolio, "all", "grr") != 1
@@ -604,8 +680,9 @@ def small_book(tmp_path_factory):
 
 def test_no_retention_row_and_no_surveys_leave_null_values(small_book):
     # no subscriptions: no ttm row; no surveys, no QBR, nothing in W for NPS and CSAT
-    rows = table(small_book, "SELECT group_value, kpi, value, met FROM mart.portfolio_kpis"
-                 ).to_dicts()
+    rows = table(
+        small_book, "SELECT group_value, kpi, value, met FROM mart.portfolio_kpis"
+    ).to_dicts()
     values = {(r["group_value"], r["kpi"]): (r["value"], r["met"]) for r in rows}
     for group in ("all", "csm_a"):
         for name in ("nps", "csat", "grr", "nrr", "logo_retention"):
@@ -615,16 +692,27 @@ def test_no_retention_row_and_no_surveys_leave_null_values(small_book):
     assert len(rows) == 2 * len(KPIS)
 
 
-@pytest.mark.parametrize(("comparison", "bound", "met"), [
-    (">", 2, False), (">=", 2, True), ("<", 2, False), ("<=", 2, True),
-    (">", 1.5, True), ("<", 2.5, True)])
+@pytest.mark.parametrize(
+    ("comparison", "bound", "met"),
+    [
+        (">", 2, False),
+        (">=", 2, True),
+        ("<", 2, False),
+        ("<=", 2, True),
+        (">", 1.5, True),
+        ("<", 2.5, True),
+    ],
+)
 def test_met_for_each_comparison(small_book, comparison, bound, met):
     # accounts_per_csm: 2 accounts / 1 CSM = 2
     operate(small_book, D, with_targets(accounts_per_csm=(comparison, bound)))
-    found = table(small_book, "SELECT * FROM mart.portfolio_kpis WHERE group_by = 'all' "
-                  "AND kpi = 'accounts_per_csm'").to_dicts()
+    found = table(
+        small_book,
+        "SELECT * FROM mart.portfolio_kpis WHERE group_by = 'all' AND kpi = 'accounts_per_csm'",
+    ).to_dicts()
     assert [(r["value"], r["comparison"], r["target"], r["met"]) for r in found] == [
-        (2, comparison, bound, met)]
+        (2, comparison, bound, met)
+    ]
 
 
 def test_a_rerun_replaces_the_dates_rows_and_keeps_other_dates(tmp_path):
@@ -632,12 +720,18 @@ def test_a_rerun_replaces_the_dates_rows_and_keeps_other_dates(tmp_path):
     later = D + dt.timedelta(days=1)
     run_day(connection, tmp_path / "extracts", later)  # the same deliveries, a day later
     operate(connection, D, with_targets(avg_health=(">", 10)))  # D again, another target
-    counts = dict(connection.execute(
-        "SELECT as_of_date, count(*) FROM mart.portfolio_kpis GROUP BY ALL").fetchall())
+    counts = dict(
+        connection.execute(
+            "SELECT as_of_date, count(*) FROM mart.portfolio_kpis GROUP BY ALL"
+        ).fetchall()
+    )
     assert counts == {D: 2 * len(KPIS), later: 2 * len(KPIS)}
-    targets = dict(connection.execute(
-        "SELECT as_of_date, target FROM mart.portfolio_kpis "
-        "WHERE kpi = 'avg_health' AND group_value = 'all'").fetchall())
+    targets = dict(
+        connection.execute(
+            "SELECT as_of_date, target FROM mart.portfolio_kpis "
+            "WHERE kpi = 'avg_health' AND group_value = 'all'"
+        ).fetchall()
+    )
     connection.close()
     assert targets == {D: 10, later: 75}  # D rewritten with the new target, later kept
 

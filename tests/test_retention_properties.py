@@ -38,8 +38,9 @@ subscription = st.tuples(
     st.integers(0, 30),  # start: months after FIRST ...
     st.sampled_from([1, 10, 28]),  # ... on this day of the month
     st.one_of(st.none(), st.integers(0, 14)),  # months until the end (None: open)
-    st.sampled_from([Decimal("0"), Decimal("10"), Decimal("25.50"), Decimal("100"),
-                     Decimal("333.33")]),
+    st.sampled_from(
+        [Decimal("0"), Decimal("10"), Decimal("25.50"), Decimal("100"), Decimal("333.33")]
+    ),
 )
 
 
@@ -91,32 +92,56 @@ def expected(rows: list[tuple], as_of: dt.date) -> tuple[list[tuple], list[tuple
             for grain, months in GRAINS.items():
                 end = add_months(start, months)
                 cohort = [account for account, month in active if month == start]
-                if end > last_month or not cohort or (grain == "quarter"
-                                                      and start.month not in (1, 4, 7, 10)):
+                if (
+                    end > last_month
+                    or not cohort
+                    or (grain == "quarter" and start.month not in (1, 4, 7, 10))
+                ):
                     continue
                 starting = sum(active[(a, start)] for a in cohort)
                 ending = sum(active.get((a, end), Decimal(0)) for a in cohort)
-                kept = sum(min(active.get((a, end), Decimal(0)), active[(a, start)])
-                           for a in cohort)
+                kept = sum(
+                    min(active.get((a, end), Decimal(0)), active[(a, start)]) for a in cohort
+                )
                 retained = sum(1 for a in cohort if (a, end) in active)
-                periods.append((grain, start, end, float(starting), float(ending),
-                                float(kept / starting), float(ending / starting),
-                                len(cohort), retained))
+                periods.append(
+                    (
+                        grain,
+                        start,
+                        end,
+                        float(starting),
+                        float(ending),
+                        float(kept / starting),
+                        float(ending / starting),
+                        len(cohort),
+                        retained,
+                    )
+                )
             start = add_months(start, 1)
     return movements, periods
 
 
 def load(connection, rows: list[tuple]) -> None:
     frame = pl.DataFrame(
-        [(f"S{n}", account, start, end, float(mrr)) for n, (account, start, end, mrr)
-         in enumerate(rows)],
-        schema={"subscription_id": pl.String, "account_id": pl.String, "start_date": pl.Date,
-                "end_date": pl.Date, "mrr_usd": pl.Float64}, orient="row")
+        [
+            (f"S{n}", account, start, end, float(mrr))
+            for n, (account, start, end, mrr) in enumerate(rows)
+        ],
+        schema={
+            "subscription_id": pl.String,
+            "account_id": pl.String,
+            "start_date": pl.Date,
+            "end_date": pl.Date,
+            "mrr_usd": pl.Float64,
+        },
+        orient="row",
+    )
     connection.register("drawn", frame.to_arrow())
-    connection.execute("CREATE OR REPLACE TABLE core.billing_subscriptions AS "
-                       "SELECT * FROM drawn")
-    connection.execute("CREATE OR REPLACE TABLE core.known_accounts AS SELECT DISTINCT "
-                       "account_id, 'csm_' || account_id AS csm_owner FROM drawn")
+    connection.execute("CREATE OR REPLACE TABLE core.billing_subscriptions AS SELECT * FROM drawn")
+    connection.execute(
+        "CREATE OR REPLACE TABLE core.known_accounts AS SELECT DISTINCT "
+        "account_id, 'csm_' || account_id AS csm_owner FROM drawn"
+    )
     connection.unregister("drawn")
 
 
@@ -131,22 +156,28 @@ def test_movements_and_retention_follow_the_definitions(drawn, as_of_offset):
     assert build_retention(connection, as_of, RetentionTargets())
 
     movements, periods = expected(rows, as_of)
-    assert connection.execute(
-        "SELECT month, account_id, mrr, previous_mrr, movement FROM mart.mrr_movements "
-        "ORDER BY account_id, month").fetchall() == movements
+    assert (
+        connection.execute(
+            "SELECT month, account_id, mrr, previous_mrr, movement FROM mart.mrr_movements "
+            "ORDER BY account_id, month"
+        ).fetchall()
+        == movements
+    )
     found = connection.execute(
         "SELECT grain, period_start, period_end, starting_mrr, ending_mrr, grr, nrr, "
         "starting_logos, retained_logos FROM mart.retention WHERE group_by = 'all' "
-        "ORDER BY period_start, period_end - period_start").fetchall()
+        "ORDER BY period_start, period_end - period_start"
+    ).fetchall()
     assert [row[:5] + row[7:] for row in found] == [row[:5] + row[7:] for row in periods]
     for got, want in zip(found, periods, strict=True):
         assert got[5:7] == pytest.approx(want[5:7])
     assert retention_problems(connection).is_empty()
 
-    before = [connection.sql(f"SELECT * FROM mart.{name} ORDER BY ALL").pl()
-              for name in ("mrr_movements", "retention")]
+    before = [
+        connection.sql(f"SELECT * FROM mart.{name} ORDER BY ALL").pl()
+        for name in ("mrr_movements", "retention")
+    ]
     assert build_retention(connection, as_of, RetentionTargets())
     for name, frame in zip(("mrr_movements", "retention"), before, strict=True):
-        assert_frame_equal(connection.sql(f"SELECT * FROM mart.{name} ORDER BY ALL").pl(),
-                           frame)
+        assert_frame_equal(connection.sql(f"SELECT * FROM mart.{name} ORDER BY ALL").pl(), frame)
     connection.close()

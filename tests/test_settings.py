@@ -21,21 +21,34 @@ def test_the_shipped_settings_load():
     assert settings.retention_targets.grr.smb is None
 
 
-@pytest.mark.parametrize(("text", "key", "words"), [
-    ("max_reject_ratio: 1.5", "max_reject_ratio", "less than or equal to 1"),
-    ("max_reject_ratio: lots", "max_reject_ratio", "valid number"),
-    ("min_rows_for_reject_ratio: -1", "min_rows_for_reject_ratio", "greater than or equal to 0"),
-    ("ready_datasets: [crm_accounts, tickets]", "ready_datasets", "unknown dataset"),
-    ("plan_tiers: [gold, gold]", "plan_tiers", "distinct"),
-    ("schedule_hour: 25", "schedule_hour", "less than or equal to 23"),
-    ("schedule_timezone: Mars/Olympus", "schedule_timezone", "unknown time zone"),
-    ("max_reject_rate: 0.1", "max_reject_rate", "Extra inputs are not permitted"),
-    ("retention_targets: {nrr: 110}", "retention_targets.nrr", "less than or equal to 5"),
-    ("retention_targets: {grr: {mid_market: 85}}", "retention_targets.grr.mid_market",
-     "less than or equal to 1"),
-    ("retention_targets: {grr: {startup: 0.8}}", "retention_targets.grr.startup",
-     "Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ("max_reject_ratio: 1.5", "max_reject_ratio", "less than or equal to 1"),
+        ("max_reject_ratio: lots", "max_reject_ratio", "valid number"),
+        (
+            "min_rows_for_reject_ratio: -1",
+            "min_rows_for_reject_ratio",
+            "greater than or equal to 0",
+        ),
+        ("ready_datasets: [crm_accounts, tickets]", "ready_datasets", "unknown dataset"),
+        ("plan_tiers: [gold, gold]", "plan_tiers", "distinct"),
+        ("schedule_hour: 25", "schedule_hour", "less than or equal to 23"),
+        ("schedule_timezone: Mars/Olympus", "schedule_timezone", "unknown time zone"),
+        ("max_reject_rate: 0.1", "max_reject_rate", "Extra inputs are not permitted"),
+        ("retention_targets: {nrr: 110}", "retention_targets.nrr", "less than or equal to 5"),
+        (
+            "retention_targets: {grr: {mid_market: 85}}",
+            "retention_targets.grr.mid_market",
+            "less than or equal to 1",
+        ),
+        (
+            "retention_targets: {grr: {startup: 0.8}}",
+            "retention_targets.grr.startup",
+            "Extra inputs are not permitted",
+        ),
+    ],
+)
 def test_a_bad_value_names_its_key(tmp_path, text, key, words):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as error:
