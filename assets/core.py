@@ -20,6 +20,7 @@ from dagster import (
 )
 
 import sql
+from assets.ingest import lake_dir
 from pipelines.resources import Warehouse
 from schemas.extracts import DATASETS, Dataset
 
@@ -82,14 +83,86 @@ def core_sql(dataset: Dataset) -> str:
     )
 
 
+def update_usage_rollups(connection: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    """Bring the product-usage rollups up to date with the loaded product_events
+    deliveries, in one transaction; returns the deliveries rebuilt.
+
+    A delivery is rebuilt when its fingerprint differs from the one it was rolled up
+    with (new, or delivered again with other content), with every later delivery,
+    whose first-delivery marks may depend on it. The nightly run rebuilds one day; a
+    run killed before the commit leaves the fingerprints, and the next run redoes it."""
+    pending = sql.scalar(
+        connection,
+        """SELECT min(loaded.delivery_date)
+           FROM meta.deliveries AS loaded
+           LEFT JOIN rollup.deliveries AS rolled USING (delivery_date)
+           WHERE loaded.dataset = 'product_events'
+             AND rolled.fingerprint IS DISTINCT FROM loaded.fingerprint""",
+    )
+    if pending is None:
+        return []
+    rebuilt = [
+        row[0]
+        for row in connection.execute(
+            "SELECT delivery_date FROM meta.deliveries WHERE dataset = 'product_events' "
+            "AND delivery_date >= ? ORDER BY 1",
+            [pending],
+        ).fetchall()
+    ]
+    folder = lake_dir(connection) / "product_events"
+    files = [str(folder / f"{day}.parquet") for day in rebuilt]
+    everything = not sql.scalar(
+        connection,
+        "SELECT count(*) FROM rollup.deliveries WHERE delivery_date < ?",
+        [pending],
+    )
+    resent = sql.load(
+        "usage_rollup_resent",
+        scope="Every delivery is rebuilt: all ids are compared."
+        if everything
+        else "Only the ids of the rebuilt deliveries are looked up.",
+        where=""
+        if everything
+        else "WHERE hash(event_id) IN (SELECT hash(event_id) FROM read_parquet($files))",
+    )
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        sql.run(connection, resent, {"files": files})
+        sql.run(connection, sql.load("usage_rollup"), {"from": pending, "files": files})
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return rebuilt
+
+
+def product_events_sql(as_of: dt.date) -> str:
+    """`core.product_events` and the usage rollups as views for `as_of`, and the
+    quarantine of its events (parameters $as_of, $run_id)."""
+    columns = list(DATASETS["product_events"].dtypes)
+    return sql.load(
+        "core_product_events",
+        as_of=f"'{as_of.isoformat()}'",
+        columns=", ".join(f"event.{name}" for name in columns),
+        record_columns=", ".join(f"{name} := event.{name}" for name in columns),
+    )
+
+
 def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> dict:
-    """Rebuild the whole core layer for `as_of` in one transaction; row counts per table."""
+    """Rebuild the whole core layer for `as_of` in one transaction; row counts per table.
+
+    Product events are the exception: their rollups are kept up to date incrementally
+    first, and `core.product_events` is a view (see product_events_sql)."""
+    update_usage_rollups(connection)
     parameters = {"as_of": as_of, "run_id": run_id}
     connection.execute("BEGIN TRANSACTION")
     try:
         sql.run(connection, sql.load("core_accounts_known"), parameters)
         for name in CORE_ORDER:
-            sql.run(connection, core_sql(DATASETS[name]), parameters)
+            statements = (
+                product_events_sql(as_of) if name == "product_events" else core_sql(DATASETS[name])
+            )
+            sql.run(connection, statements, parameters)
         sql.run(
             connection,
             sql.load("core_dataset_status"),
@@ -99,9 +172,16 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return {
-        name: sql.scalar(connection, f"SELECT count(*) FROM core.{name}") for name in CORE_ORDER
+    counts = {
+        name: sql.scalar(connection, f"SELECT count(*) FROM core.{name}")
+        for name in CORE_ORDER
+        if name != "product_events"
     }
+    # Counted from the rollup: counting the view would read every raw event again.
+    counts["product_events"] = sql.scalar(
+        connection, "SELECT coalesce(sum(events), 0) FROM core.product_user_days"
+    )
+    return counts
 
 
 def build_core_asset(partitions_def: PartitionsDefinition):

@@ -14,28 +14,35 @@ catalog AS (
     FROM core.feature_catalog AS catalog
     LEFT JOIN plan_tiers AS tiers USING (plan_tier)
 ),
-events AS (
-    SELECT account_id, user_id, event_name
-    FROM core.product_events
-    WHERE occurred_at >= CAST($as_of - $window_days + 1 AS TIMESTAMP)
-      AND occurred_at < CAST($as_of + 1 AS TIMESTAMP)
+users AS (
+    SELECT account_id, count(DISTINCT user_id) AS active_users,
+           CAST(sum(limit_hits) AS BIGINT) AS limit_hits
+    FROM core.product_user_days
+    WHERE day > $as_of - $window_days
+      AND account_id IN (SELECT account_id FROM candidates)
+    GROUP BY account_id
+),
+features AS (
+    SELECT DISTINCT account_id, event_name
+    FROM core.product_feature_days
+    WHERE day > $as_of - $window_days
       AND account_id IN (SELECT account_id FROM candidates)
 ),
 usage AS (
     SELECT
         candidates.account_id,
-        count(DISTINCT events.user_id) AS active_users,
-        count(events.event_name) FILTER (WHERE events.event_name = 'limit_reached')
-            AS limit_hits,
-        count(DISTINCT events.event_name) FILTER (
+        any_value(coalesce(users.active_users, 0)) AS active_users,
+        any_value(coalesce(users.limit_hits, 0)) AS limit_hits,
+        count(DISTINCT features.event_name) FILTER (
             WHERE catalog.feature IS NOT NULL
               AND coalesce(catalog.tier_position, 0) <= candidates.tier_position)
             AS features_in_tier_used,
-        list(DISTINCT events.event_name ORDER BY events.event_name) FILTER (
+        list(DISTINCT features.event_name ORDER BY features.event_name) FILTER (
             WHERE catalog.tier_position > candidates.tier_position) AS features_above_tier
     FROM candidates
-    LEFT JOIN events USING (account_id)
-    LEFT JOIN catalog ON catalog.feature = events.event_name
+    LEFT JOIN users USING (account_id)
+    LEFT JOIN features USING (account_id)
+    LEFT JOIN catalog ON catalog.feature = features.event_name
     GROUP BY candidates.account_id
 ),
 tier_catalog AS (

@@ -19,16 +19,14 @@ users AS (
 events AS (
     SELECT
         account_id,
-        CAST(min(occurred_at) FILTER (WHERE event_name = 'login') AS DATE) AS first_login,
-        bool_or(event_name = 'login' AND CAST(occurred_at AS DATE) - accounts.contract_start_date
+        min(day) FILTER (WHERE logins > 0) AS first_login,
+        bool_or(logins > 0 AND day - accounts.contract_start_date
                 BETWEEN 0 AND $first_week_days - 1) AS first_week_login,
-        list(DISTINCT user_id) FILTER (WHERE event_name = 'training_completed')
-            AS trained_users,
-        count(DISTINCT user_id) FILTER (WHERE occurred_at >= CAST(
-            $as_of - $seat_adoption_window_days + 1 AS TIMESTAMP)) AS active_users
-    FROM core.product_events
+        list(DISTINCT user_id) FILTER (WHERE trainings > 0) AS trained_users,
+        count(DISTINCT user_id) FILTER (WHERE day > $as_of - $seat_adoption_window_days)
+            AS active_users
+    FROM core.product_user_days
     JOIN accounts USING (account_id)
-    WHERE occurred_at < CAST($as_of + 1 AS TIMESTAMP)
     GROUP BY account_id
 ),
 training AS (

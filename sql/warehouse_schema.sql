@@ -4,6 +4,28 @@ CREATE SCHEMA IF NOT EXISTS core;
 CREATE SCHEMA IF NOT EXISTS quarantine;
 CREATE SCHEMA IF NOT EXISTS meta;
 CREATE SCHEMA IF NOT EXISTS mart;
+CREATE SCHEMA IF NOT EXISTS rollup;
+
+-- Product-usage rollups, kept per product_events delivery and rebuilt only for the
+-- deliveries that changed (assets/core.py: update_usage_rollups; sql/usage_rollup.sql).
+CREATE TABLE IF NOT EXISTS rollup.deliveries (delivery_date DATE, fingerprint VARCHAR);
+CREATE TABLE IF NOT EXISTS rollup.resent_events (
+    event_id VARCHAR, delivery_date DATE, first_delivery DATE
+);
+CREATE TABLE IF NOT EXISTS rollup.user_days (
+    delivery_date DATE,
+    account_id VARCHAR,
+    user_id VARCHAR,
+    day DATE,
+    events BIGINT,
+    logins BIGINT,
+    trainings BIGINT,
+    limit_hits BIGINT,
+    first_delivery BOOLEAN
+);
+CREATE TABLE IF NOT EXISTS rollup.feature_days (
+    delivery_date DATE, account_id VARCHAR, day DATE, event_name VARCHAR, events BIGINT
+);
 
 CREATE TABLE IF NOT EXISTS core.dataset_status (
     as_of_date DATE, dataset VARCHAR, delivered BOOLEAN, newest_delivery DATE

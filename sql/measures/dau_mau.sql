@@ -6,7 +6,7 @@ SELECT
     CAST(NULL AS DOUBLE) AS value
 FROM scored_accounts AS account
 LEFT JOIN (
-    SELECT account_id, count(*) AS user_days
+    SELECT account_id, count(*) FILTER (WHERE first_delivery) AS user_days
     FROM user_days
     WHERE day > $as_of - {window_days}
     GROUP BY account_id

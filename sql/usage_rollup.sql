@@ -1,0 +1,77 @@
+-- Rebuild the product-usage rollups of every product_events delivery dated >= $from
+-- (the raw files $files). Product events are append-only: an event_id that an earlier
+-- delivery already brought is a resent copy, listed in rollup.resent_events and counted
+-- once, from the first delivery.
+--  * rollup.user_days: one row per delivery, account, product user and UTC day, with
+--    event counts; first_delivery marks the earliest delivery of each (account, user,
+--    day), so that counting marked rows counts user-days once;
+--  * rollup.feature_days: one row per delivery, account, UTC day and event name.
+-- Deliveries before $from keep their rows: they do not depend on later ones.
+
+DELETE FROM rollup.resent_events WHERE delivery_date >= $from;
+
+INSERT INTO rollup.resent_events
+SELECT event_id, delivery_date, first_delivery
+FROM (
+    SELECT event_id, _delivery_date AS delivery_date,
+           min(_delivery_date) OVER (PARTITION BY event_id) AS first_delivery
+    FROM raw.product_events
+    WHERE hash(event_id) IN (SELECT id_hash FROM resent_candidates)
+)
+WHERE delivery_date > first_delivery AND delivery_date >= $from;
+
+CREATE OR REPLACE TEMP TABLE fresh_user_days AS
+SELECT
+    event._delivery_date AS delivery_date,
+    event.account_id,
+    event.user_id,
+    CAST(event.occurred_at AS DATE) AS day,
+    count(*) AS events,
+    count(*) FILTER (WHERE event.event_name = 'login') AS logins,
+    count(*) FILTER (WHERE event.event_name = 'training_completed') AS trainings,
+    count(*) FILTER (WHERE event.event_name = 'limit_reached') AS limit_hits
+FROM read_parquet($files) AS event
+ANTI JOIN rollup.resent_events AS resent
+    ON resent.event_id = event.event_id AND resent.delivery_date = event._delivery_date
+GROUP BY ALL;
+
+DELETE FROM rollup.user_days WHERE delivery_date >= $from;
+
+INSERT INTO rollup.user_days
+SELECT
+    fresh.*,
+    earlier.day IS NULL
+        AND row_number() OVER (PARTITION BY fresh.account_id, fresh.user_id, fresh.day
+                               ORDER BY fresh.delivery_date) = 1 AS first_delivery
+FROM fresh_user_days AS fresh
+LEFT JOIN (
+    SELECT DISTINCT account_id, user_id, day
+    FROM rollup.user_days
+    WHERE day BETWEEN (SELECT min(day) FROM fresh_user_days)
+                  AND (SELECT max(day) FROM fresh_user_days)
+) AS earlier
+    ON earlier.account_id = fresh.account_id AND earlier.user_id = fresh.user_id
+   AND earlier.day = fresh.day;
+
+DROP TABLE fresh_user_days;
+
+DELETE FROM rollup.feature_days WHERE delivery_date >= $from;
+
+INSERT INTO rollup.feature_days
+SELECT
+    event._delivery_date AS delivery_date,
+    event.account_id,
+    CAST(event.occurred_at AS DATE) AS day,
+    event.event_name,
+    count(*) AS events
+FROM read_parquet($files) AS event
+ANTI JOIN rollup.resent_events AS resent
+    ON resent.event_id = event.event_id AND resent.delivery_date = event._delivery_date
+GROUP BY ALL;
+
+DELETE FROM rollup.deliveries WHERE delivery_date >= $from;
+
+INSERT INTO rollup.deliveries
+SELECT delivery_date, fingerprint
+FROM meta.deliveries
+WHERE dataset = 'product_events' AND delivery_date >= $from;

@@ -1,0 +1,271 @@
+"""The product-usage rollups: kept per delivery, rebuilt only where deliveries changed, and
+always equal to counting the events of core.product_events afresh."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import polars as pl
+from conftest import (
+    D1,
+    D2,
+    D3,
+    SETTINGS,
+    load_all,
+    rows_of,
+    table,
+    work_database,
+    write_delivery,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from assets.core import build_core, update_usage_rollups
+from assets.ingest import load_dataset
+from schemas.extracts import DATASETS
+
+ROLLUP_TABLES = ("user_days", "feature_days", "resent_events", "deliveries")
+
+
+def event(event_id: str, occurred_at: str, user_id: str = "U1", name: str = "login", **changes):
+    return dict(
+        rows_of("product_events")[0],
+        event_id=event_id,
+        occurred_at=occurred_at,
+        user_id=user_id,
+        event_name=name,
+        **changes,
+    )
+
+
+def accounts(extracts, day: dt.date = D1) -> None:
+    write_delivery(extracts, "crm_accounts", day, rows_of("crm_accounts"))
+
+
+def from_rollups(connection) -> pl.DataFrame:
+    """Usage per account as the measures read it: from the rollup views."""
+    return table(
+        connection,
+        """SELECT account_id,
+                  CAST(sum(events) AS BIGINT) AS events,
+                  CAST(sum(logins) AS BIGINT) AS logins,
+                  count(DISTINCT user_id) AS users,
+                  count(*) FILTER (WHERE first_delivery) AS user_days,
+                  (SELECT list(DISTINCT f.event_name ORDER BY f.event_name)
+                     FROM core.product_feature_days AS f
+                    WHERE f.account_id = u.account_id) AS event_names
+           FROM core.product_user_days AS u GROUP BY 1 ORDER BY 1""",
+    )
+
+
+def from_events(connection) -> pl.DataFrame:
+    """The same counted afresh from core.product_events."""
+    return table(
+        connection,
+        """SELECT account_id,
+                  count(*) AS events,
+                  count(*) FILTER (WHERE event_name = 'login') AS logins,
+                  count(DISTINCT user_id) AS users,
+                  count(DISTINCT (user_id, CAST(occurred_at AS DATE))) AS user_days,
+                  list(DISTINCT event_name ORDER BY event_name) AS event_names
+           FROM core.product_events GROUP BY 1 ORDER BY 1""",
+    )
+
+
+def rollups(connection) -> dict[str, pl.DataFrame]:
+    return {
+        name: table(connection, f"SELECT * FROM rollup.{name} ORDER BY ALL")
+        for name in ROLLUP_TABLES
+    }
+
+
+def test_a_resent_event_counts_once_from_the_first_delivery(extracts, connection):
+    accounts(extracts)
+    write_delivery(
+        extracts,
+        "product_events",
+        D1,
+        [event("E1", "2026-02-28T12:00:00Z"), event("E2", "2026-03-01T08:00:00Z", name="reports")],
+    )
+    write_delivery(
+        extracts,
+        "product_events",
+        D2,
+        [event("E2", "2026-03-01T08:00:00Z", name="reports"), event("E3", "2026-03-02T09:00:00Z")],
+    )
+    load_all(connection, extracts, D2)
+    events = table(
+        connection, "SELECT event_id, _delivery_date FROM core.product_events ORDER BY 1"
+    )
+    assert events.rows() == [("E1", D1), ("E2", D1), ("E3", D2)]
+    assert from_rollups(connection).row(0) == ("A1", 3, 2, 1, 3, ["login", "reports"])
+    assert_frame_equal(from_rollups(connection), from_events(connection))
+    quarantined = table(
+        connection,
+        "SELECT record ->> 'event_id' AS event_id, reasons, delivery_date "
+        "FROM quarantine.rejected_rows WHERE stage = 'core' AND as_of_date = ?",
+        D2,
+    )
+    assert quarantined.rows() == [("E2", ["already_delivered"], D2)]
+
+    # The day before, only the first delivery is in force: nothing was resent yet.
+    load_all(connection, extracts, D1, run_id="run-2")
+    assert from_rollups(connection).row(0) == ("A1", 2, 1, 1, 2, ["login", "reports"])
+    assert_frame_equal(from_rollups(connection), from_events(connection))
+    assert (
+        table(
+            connection,
+            "SELECT count(*) AS n FROM quarantine.rejected_rows WHERE stage = 'core' "
+            "AND dataset = 'product_events' AND as_of_date = ?",
+            D1,
+        )["n"][0]
+        == 0
+    )
+
+
+def test_a_late_event_adds_events_but_not_a_second_user_day(extracts, connection):
+    accounts(extracts)
+    write_delivery(extracts, "product_events", D1, [event("E1", "2026-02-28T12:00:00Z")])
+    # The next delivery brings a late event of the same user and UTC day.
+    write_delivery(
+        extracts, "product_events", D2, [event("E2", "2026-02-28T18:00:00Z", name="reports")]
+    )
+    load_all(connection, extracts, D1)
+    load_all(connection, extracts, D2, run_id="run-2")
+    marks = table(
+        connection,
+        "SELECT delivery_date, day, first_delivery FROM rollup.user_days ORDER BY 1",
+    )
+    assert marks.rows() == [
+        (D1, dt.date(2026, 2, 28), True),
+        (D2, dt.date(2026, 2, 28), False),
+    ]
+    assert from_rollups(connection).row(0) == ("A1", 2, 1, 1, 1, ["login", "reports"])
+    assert_frame_equal(from_rollups(connection), from_events(connection))
+
+
+def test_the_nightly_run_rolls_up_only_the_new_delivery(extracts, connection):
+    accounts(extracts)
+    write_delivery(extracts, "product_events", D1, [event("E1", "2026-03-01T10:00:00Z")])
+    load_all(connection, extracts, D1)
+    first = table(connection, "SELECT * FROM rollup.user_days WHERE delivery_date = ?", D1)
+    write_delivery(extracts, "product_events", D2, [event("E2", "2026-03-02T10:00:00Z")])
+    load_dataset(connection, DATASETS["product_events"], extracts, D2, "run-2", SETTINGS)
+    assert update_usage_rollups(connection) == [D2]
+    assert update_usage_rollups(connection) == []  # up to date: nothing to do
+    assert_frame_equal(
+        table(connection, "SELECT * FROM rollup.user_days WHERE delivery_date = ?", D1), first
+    )
+
+
+def test_redelivered_and_late_folders_give_the_rollups_of_a_fresh_load(extracts, tmp_path):
+    accounts(extracts)
+    write_delivery(extracts, "product_events", D2, [event("E2", "2026-03-02T10:00:00Z")])
+    write_delivery(
+        extracts, "product_events", D3, [event("E3", "2026-03-01T23:00:00Z", user_id="U2")]
+    )
+    incremental = work_database(tmp_path / "incremental.duckdb")
+    load_all(incremental, extracts, D3)
+    # An earlier folder arrives late, and D2 is delivered again with other content.
+    write_delivery(
+        extracts, "product_events", D1, [event("E1", "2026-03-01T10:00:00Z", user_id="U2")]
+    )
+    write_delivery(
+        extracts,
+        "product_events",
+        D2,
+        [event("E2", "2026-03-02T10:00:00Z"), event("E1", "2026-03-01T10:00:00Z", user_id="U2")],
+    )
+    load_all(incremental, extracts, D3, run_id="run-2")
+
+    fresh = work_database(tmp_path / "fresh.duckdb")
+    load_all(fresh, extracts, D3)
+    for name, expected in rollups(fresh).items():
+        assert_frame_equal(rollups(incremental)[name], expected, check_row_order=False), name
+    assert table(fresh, "SELECT event_id FROM rollup.resent_events")["event_id"].to_list() == ["E1"]
+    assert_frame_equal(from_rollups(incremental), from_events(incremental))
+
+
+def test_a_run_killed_before_the_rollup_commit_is_redone(extracts, connection):
+    accounts(extracts)
+    write_delivery(extracts, "product_events", D1, [event("E1", "2026-03-01T10:00:00Z")])
+    load_all(connection, extracts, D1)
+    before = rollups(connection)
+    # Ingest committed its fingerprints; the rollup transaction never did.
+    connection.execute("DELETE FROM rollup.deliveries")
+    connection.execute("DELETE FROM rollup.user_days")
+    build_core(connection, D1, "run-2")
+    for name, expected in before.items():
+        assert_frame_equal(rollups(connection)[name], expected), name
+
+
+def test_events_of_unknown_accounts_are_quarantined_for_the_date(extracts, connection):
+    accounts(extracts)
+    write_delivery(
+        extracts,
+        "product_events",
+        D1,
+        [event("E1", "2026-03-01T10:00:00Z"), event("E9", "2026-03-01T11:00:00Z", account_id="X")],
+    )
+    load_all(connection, extracts, D1)
+    assert table(connection, "SELECT DISTINCT account_id FROM core.product_user_days").rows() == [
+        ("A1",)
+    ]
+    quarantined = table(
+        connection,
+        "SELECT record ->> 'event_id' AS event_id, reasons FROM quarantine.rejected_rows "
+        "WHERE stage = 'core' AND dataset = 'product_events'",
+    )
+    assert quarantined.rows() == [("E9", ["unknown_account"])]
+
+
+EVENTS = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # delivery: D1, D2 or D3
+        st.integers(0, 7),  # event id: a small pool, so some are resent
+        st.sampled_from(["A1", "A2", "X"]),  # X: unknown to the CRM
+        st.sampled_from(["U1", "U2", "U3"]),
+        st.integers(-2, 0),  # UTC day relative to the delivery: late events
+        st.sampled_from(["login", "reports", "export", "training_completed"]),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(events=EVENTS)
+def test_the_rollups_always_equal_counting_the_events_afresh(tmp_path_factory, events):
+    """For every as-of date of a nightly backfill, usage read from the rollups equals
+    usage counted from core.product_events: resent ids, late events, unknown accounts."""
+    root = tmp_path_factory.mktemp("book")
+    extracts = root / "extracts"
+    write_delivery(
+        extracts,
+        "crm_accounts",
+        D1,
+        rows_of("crm_accounts", 1) + rows_of("crm_accounts", 1, account_id="A2"),
+    )
+    days = [D1, D2, D3]
+    for index, day in enumerate(days):
+        rows = {}
+        for delivery, number, account, user, offset, name in events:
+            if delivery == index:
+                occurred = day + dt.timedelta(days=offset)
+                rows[f"E{number}"] = event(
+                    f"E{number}", f"{occurred}T12:00:00Z", user, name, account_id=account
+                )
+        if rows:
+            write_delivery(extracts, "product_events", day, list(rows.values()))
+    connection = work_database(root / "work.duckdb")
+    for day in days:
+        load_all(connection, extracts, day, run_id=f"run-{day}")
+        assert_frame_equal(from_rollups(connection), from_events(connection))
+    connection.close()
+    shutil.rmtree(root)
