@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS quarantine.rejected_rows (
     stage VARCHAR,
     as_of_date DATE
 );
-COMMENT ON TABLE quarantine.rejected_rows IS 'Every row that was read and not loaded, with every rule it broke. stage load: rejected when its delivery was read. stage core: rejected for the as-of date (unknown_account, account_quarantined, unknown_currency).';
+COMMENT ON TABLE quarantine.rejected_rows IS 'Every row that was read and not loaded, with every rule it broke. stage load: rejected when its delivery was read. stage core: rejected for the as-of date (unknown_account, account_quarantined, unknown_currency, already_delivered).';
 COMMENT ON COLUMN quarantine.rejected_rows.run_id IS 'Dagster run that rejected the row';
 COMMENT ON COLUMN quarantine.rejected_rows.dataset IS 'Extract dataset the row came from';
 COMMENT ON COLUMN quarantine.rejected_rows.source_file IS 'Path of the file the row was read from';
