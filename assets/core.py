@@ -154,6 +154,13 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
     Product events are the exception: their rollups are kept up to date incrementally
     first, and `core.product_events` is a view (see product_events_sql)."""
     update_usage_rollups(connection)
+    if sql.scalar(
+        connection,
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'core' AND table_name = 'product_events'",
+    ):
+        # Working databases of earlier versions hold it as a table.
+        connection.execute("DROP TABLE core.product_events")
     parameters = {"as_of": as_of, "run_id": run_id}
     connection.execute("BEGIN TRANSACTION")
     try:

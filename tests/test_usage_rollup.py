@@ -269,3 +269,11 @@ def test_the_rollups_always_equal_counting_the_events_afresh(tmp_path_factory, e
         assert_frame_equal(from_rollups(connection), from_events(connection))
     connection.close()
     shutil.rmtree(root)
+
+
+def test_a_working_database_with_core_product_events_as_a_table_is_upgraded(extracts, connection):
+    accounts(extracts)
+    write_delivery(extracts, "product_events", D1, [event("E1", "2026-03-01T10:00:00Z")])
+    connection.execute("CREATE TABLE core.product_events AS SELECT 1 AS written_by_an_old_version")
+    load_all(connection, extracts, D1)
+    assert table(connection, "SELECT event_id FROM core.product_events").rows() == [("E1",)]
