@@ -1,4 +1,4 @@
-"""The `cshealth` command line: `run` and `demo`."""
+"""The `cshealth` command line: `run`, `demo` and `report`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipelines.reports.data import ReportError
 from pipelines.runner import RunError, RunOutcome, run_as_of
 from pipelines.settings import ConfigError
 
@@ -53,9 +54,16 @@ def report(outcome: RunOutcome, published: Path) -> None:
     if outcome.success:
         print(f"{outcome.as_of}: published {published} (run {outcome.run_id})")
         return
-    print(
-        f"{outcome.as_of}: run {outcome.run_id} failed; {published} left as it was", file=sys.stderr
-    )
+    if outcome.published:
+        print(
+            f"{outcome.as_of}: published {published}, then run {outcome.run_id} failed",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"{outcome.as_of}: run {outcome.run_id} failed; {published} left as it was",
+            file=sys.stderr,
+        )
     for problem in outcome.problems:
         print(f"  {problem}", file=sys.stderr)
 
@@ -76,6 +84,25 @@ def command_demo(args: argparse.Namespace) -> int:
     if args.accounts < 1 or args.days < 7 or args.history_days < 1:
         raise UsageError("--accounts must be >= 1, --days >= 7 and --history-days >= 1")
     return demo(args, warehouse_for(args))
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from pipelines.reports import render
+    from pipelines.resources import ENVIRONMENT
+
+    variable, default = ENVIRONMENT["warehouse"]
+    published = Path(args.warehouse or os.environ.get(variable) or default).expanduser()
+    out = Path(args.out).expanduser()
+    if args.report == "qbr":
+        as_of = parse_date(args.as_of, "--as-of") if args.as_of else None
+        written = render.write_qbr(published, args.account, as_of, out)
+    elif args.report == "monthly":
+        written = [render.write_monthly(published, args.account, out)]
+    else:
+        written = [render.write_portfolio(published, out)]
+    for path in written:
+        print(path)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +151,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-run", action="store_true", help="only write the book")
     locations(demo)
     demo.set_defaults(handler=command_demo)
+
+    report = commands.add_parser(
+        "report", help="write a QBR pack, a monthly update draft or the portfolio page"
+    )
+    kinds = report.add_subparsers(dest="report", required=True)
+
+    def report_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--warehouse",
+            help="published DuckDB file to read ($CSHEALTH_WAREHOUSE, "
+            "default ./data/warehouse.duckdb)",
+        )
+        command.add_argument(
+            "--out", default="data/reports", help="folder for the files (default ./data/reports)"
+        )
+
+    qbr = kinds.add_parser("qbr", help="an account's QBR pack, as Markdown and HTML")
+    qbr.add_argument("--account", required=True, metavar="ID", help="CRM account id")
+    qbr.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: the newest published)")
+    report_options(qbr)
+    monthly = kinds.add_parser("monthly", help="an account's monthly update email, as text")
+    monthly.add_argument("--account", required=True, metavar="ID", help="CRM account id")
+    report_options(monthly)
+    portfolio = kinds.add_parser("portfolio", help="the CS leader's page, one HTML file")
+    report_options(portfolio)
+    report.set_defaults(handler=command_report)
     return parser
 
 
@@ -131,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UsageError, RunError, ConfigError) as exc:
+    except (UsageError, RunError, ConfigError, ReportError) as exc:
         print(f"cshealth: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

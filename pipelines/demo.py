@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import shutil
 import sys
+from pathlib import Path
 
 from pipelines.demo_book import BookShape, generate_book
 from pipelines.resources import Warehouse, lake_dir_for
@@ -61,4 +62,20 @@ def demo(args: argparse.Namespace, warehouse: Warehouse) -> int:
     print("   or in Python:    duckdb.connect(path, read_only=True)\n")
     print("Three queries to try:\n")
     print(EXAMPLE_QUERIES)
+    write_reports(warehouse)
     return 0
+
+
+def write_reports(warehouse: Warehouse, accounts: int = 3) -> list[Path]:
+    """The portfolio page and QBR packs for the first `accounts` of the risk register,
+    under `reports/` beside the published file; prints their paths."""
+    from pipelines.reports.render import write_portfolio, write_top_account_packs
+
+    out = warehouse.published_path.parent / "reports"
+    portfolio = write_portfolio(warehouse.published_path, out)
+    packs = write_top_account_packs(warehouse.published_path, out, accounts, monthly=False)
+    print(f"\nReports (cshealth report qbr|monthly|portfolio writes more) in {out}:")
+    print(f"  portfolio page:  {portfolio}")
+    for account_id, paths in packs.items():
+        print(f"  QBR {account_id}:  {paths[0]}  {paths[1]}")
+    return [portfolio, *(path for paths in packs.values() for path in paths)]

@@ -21,6 +21,7 @@ from assets.health import ACCOUNT_HEALTH, HEALTH_MEASURES, build_health_asset
 from assets.ingest import build_ingest_assets
 from assets.operations import OPERATIONS_ASSETS, build_operations_asset
 from assets.publish import build_publish_asset
+from assets.reports import build_report_assets
 from assets.retention import MRR_MOVEMENTS, RETENTION, build_retention_asset
 from pipelines.resources import ENVIRONMENT, Warehouse
 from pipelines.sensors import build_triggers, record_failed_runs
@@ -81,18 +82,19 @@ def build_definitions(
         partitions, [ACCOUNT_HEALTH, HEALTH_MEASURES, MRR_MOVEMENTS, RETENTION, *OPERATIONS_ASSETS]
     )
     export = [build_export_asset(partitions)] if warehouse.export_dir else []
+    reports = build_report_assets(partitions)
     nightly = define_asset_job(
         NIGHTLY_JOB,
         selection=AssetSelection.all(),
         executor_def=in_process_executor,
         description="Ingest, validate, build core, score, compute retention, build the "
-        "work lists and publish for one as-of date.",
+        "work lists and publish for one as-of date; then write the reports.",
     )
     sensor, schedule = build_triggers(
         nightly, settings.partitions_start, settings.schedule_hour, settings.schedule_timezone
     )
     return Definitions(
-        assets=[*ingest, core, health, retention, operations, publish, *export],
+        assets=[*ingest, core, health, retention, operations, publish, *export, *reports],
         jobs=[nightly],
         schedules=[schedule],
         sensors=[sensor, record_failed_runs],

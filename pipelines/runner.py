@@ -20,6 +20,7 @@ from pipelines.settings import REPO_ROOT
 
 PID_TAG = "cshealth/pid"
 KILLED = "killed: its process ended before the run finished"
+PUBLISH_STEP = "publish__warehouse"
 
 
 class RunError(Exception):
@@ -32,6 +33,7 @@ class RunOutcome:
     run_id: str
     success: bool
     problems: list[str] = field(default_factory=list)
+    published: bool = False  # the publish step succeeded (reports may still have failed)
 
 
 def prepare_dagster_home() -> None:
@@ -149,9 +151,15 @@ def run_as_of(warehouse: Warehouse, as_of: dt.date, verbose: bool = False) -> Ru
             run_config=run_config,
             tags={PID_TAG: str(os.getpid())},
         )
-    outcome = RunOutcome(as_of, run_id, result.success, _problems(result))
+    published = any(
+        event.event_type == DagsterEventType.STEP_SUCCESS and event.step_key == PUBLISH_STEP
+        for event in result.all_events
+    )
+    outcome = RunOutcome(as_of, run_id, result.success, _problems(result), published)
     if not result.success:
         message = "; ".join(outcome.problems) or "run failed"
+        if published:
+            message = f"published, then {message}"
         with warehouse.connect() as connection:
             record_run(connection, run_id, as_of, "failed", message=message)
     return outcome

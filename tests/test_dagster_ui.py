@@ -86,4 +86,5 @@ def test_the_ui_lists_the_assets_over_graphql(tmp_path):
         "retention",
         "operations",
         "publish",
+        "reports",
     }

@@ -23,7 +23,7 @@ def test_definitions_load_with_every_layer():
     assert AssetKey(["mart", "retention"]) in keys
     assert AssetKey(["publish", "warehouse"]) in keys
     groups = {repository.asset_graph.get(key).group_name for key in keys}
-    assert groups == {"ingest", "core", "health", "retention", "operations", "publish"}
+    assert groups == {"ingest", "core", "health", "retention", "operations", "publish", "reports"}
     for name in (
         "health_alerts",
         "risk_register",

@@ -1,0 +1,766 @@
+"""The figures behind the reports, read from the published warehouse.
+
+Only the file analysts open is read, over a read-only connection, and only its `mart`
+tables: SQL (sql/reports_*.sql) selects, polars shapes. Nothing here formats text; the
+templates do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+import sql
+from pipelines.scorecards import load_scorecard
+from pipelines.settings import ConfigError
+
+REVIEW_PERIOD_DAYS = 90  # a QBR looks back one quarter
+MONTH_DAYS = 30  # the monthly update looks back this far
+RENEWAL_WINDOW_DAYS = 120  # the portfolio's upcoming renewals
+RISK_REGISTER_ROWS = 20
+RETENTION_MONTHS = 24
+STEADY = 0.005  # a measure's 0..1 value moving less than this is "steady"
+WIN_MIN_GAIN = 0.05  # ... and moving up at least this much is a win
+WIN_MIN_SCORE_POINTS = 2.0  # a health score up this many points is a win
+REQUIRED_TABLES = (
+    "account_health",
+    "health_measures",
+    "health_alerts",
+    "risk_register",
+    "renewal_pipeline",
+    "portfolio_kpis",
+    "retention",
+    "mrr_movements",
+    "expansion_opportunities",
+    "onboarding",
+)
+# Days until an action item is due, by the severity of its alert or the account's cadence.
+DUE_DAYS_BY_SEVERITY = {"critical": 1, "high": 7, "medium": 14, "info": 30}
+DUE_DAYS_BY_CADENCE = {"weekly": 7, "bi-weekly": 14, "monthly": 30}
+
+
+class ReportError(Exception):
+    """A report that cannot be built, said in one line."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How a report shows a measure of mart.health_measures: its name for people, the unit
+    of raw_value, the target a QBR holds it to (from the playbooks) and what to do when
+    it is weak."""
+
+    label: str
+    unit: str  # share, per_week, count, days, score5, score10, nps, percentile, level, usd
+    section: str  # usage, engagement, support, satisfaction, financial
+    comparison: str | None = None
+    target: float | None = None
+    advice: str = ""
+
+
+MEASURES: dict[str, Measure] = {
+    "seat_utilisation": Measure(
+        "Active users / licensed seats (30 days)",
+        "share",
+        "usage",
+        ">=",
+        0.70,
+        "Get the inactive seats started: targeted training for the teams not logging in",
+    ),
+    "feature_breadth": Measure(
+        "Catalog features used (30 days)",
+        "share",
+        "usage",
+        ">=",
+        0.60,
+        "Run a workflow workshop on the features the team has not tried yet",
+    ),
+    "core_feature_adoption": Measure(
+        "Core features used (30 days)",
+        "share",
+        "usage",
+        ">=",
+        0.60,
+        "Enable the core features still unused and show one workflow for each",
+    ),
+    "login_rate": Measure(
+        "Logins per seat per week",
+        "per_week",
+        "usage",
+        ">=",
+        3.0,
+        "Build a weekly habit: a recurring review meeting run inside the product",
+    ),
+    "dau_mau": Measure(
+        "Daily / monthly active users",
+        "share",
+        "usage",
+        ">=",
+        0.30,
+        "Move a daily task into the product so users return every day",
+    ),
+    "depth_of_use": Measure(
+        "Depth of use (percentile in segment)",
+        "percentile",
+        "usage",
+        ">=",
+        0.50,
+        "Pair light users with the most active ones to spread advanced workflows",
+    ),
+    "email_response": Measure(
+        "Email reply rate (90 days)",
+        "share",
+        "engagement",
+        advice="Agree on one channel and a named owner on each side",
+    ),
+    "meeting_attendance": Measure(
+        "Meetings held / booked (90 days)",
+        "share",
+        "engagement",
+        advice="Confirm the meeting cadence and send agendas ahead",
+    ),
+    "qbr_participation": Measure(
+        "Business reviews held (90 days)",
+        "count",
+        "engagement",
+        ">=",
+        1.0,
+        "Book the next business review with the executive sponsor",
+    ),
+    "contact_recency": Measure(
+        "Days since two-way contact",
+        "days",
+        "engagement",
+        advice="Reach out this week with a short value recap",
+    ),
+    "executive_sponsor": Measure(
+        "Executive sponsor (2 engaged, 1 identified)",
+        "level",
+        "engagement",
+        advice="Meet the executive sponsor and agree on the next quarter's goals",
+    ),
+    "csm_engagement": Measure(
+        "CS habits met (regular meetings, replies)",
+        "level",
+        "engagement",
+        advice="Restart regular check-ins",
+    ),
+    "nps": Measure(
+        "NPS (-100..100, 180 days)",
+        "nps",
+        "satisfaction",
+        ">",
+        40.0,
+        "Follow up with the detractors and close the loop on their feedback",
+    ),
+    "nps_category": Measure(
+        "Mean NPS answer (0-10)",
+        "score10",
+        "satisfaction",
+        ">",
+        8.0,
+        "Follow up with the detractors and close the loop on their feedback",
+    ),
+    "csat": Measure(
+        "CSAT survey score (180 days)",
+        "score5",
+        "satisfaction",
+        ">",
+        4.5,
+        "Review the low CSAT answers together and agree on fixes",
+    ),
+    "feedback": Measure(
+        "Feedback survey score",
+        "score5",
+        "satisfaction",
+        ">",
+        4.5,
+        "Review the low survey answers together and agree on fixes",
+    ),
+    "sentiment": Measure(
+        "Ticket sentiment (0-1, 90 days)",
+        "share",
+        "support",
+        advice="Walk through the open frustrations in the next check-in",
+    ),
+    "sentiment_trend": Measure(
+        "Sentiment trend (recent - earlier)",
+        "delta",
+        "support",
+        advice="Walk through the open frustrations in the next check-in",
+    ),
+    "ticket_volume": Measure(
+        "Support tickets (90 days)",
+        "count",
+        "support",
+        "<",
+        30.0,
+        "Find the top ticket themes and fix their root cause with support",
+    ),
+    "critical_share": Measure(
+        "Urgent share of tickets (90 days)",
+        "share",
+        "support",
+        advice="Review the urgent tickets with support and the customer's admins",
+    ),
+    "support_csat": Measure(
+        "Support CSAT (90 days)",
+        "score5",
+        "support",
+        ">",
+        4.5,
+        "Review the low-rated tickets with the support team",
+    ),
+    "payment_status": Measure(
+        "Days the oldest open invoice is overdue",
+        "days",
+        "financial",
+        advice="Settle the overdue invoice with finance",
+    ),
+    "payment_history": Measure(
+        "Late invoices (365 days)",
+        "count",
+        "financial",
+        advice="Agree on a payment schedule with finance",
+    ),
+    "growth_trajectory": Measure("MRR change (USD)", "usd", "financial"),
+    "expansion": Measure("MRR growth over the base", "share", "financial"),
+    "renewal_budget": Measure(
+        "Renewal budget confirmed (1 yes)",
+        "level",
+        "financial",
+        advice="Confirm the renewal budget with the sponsor",
+    ),
+}
+
+# The figures the monthly update quotes, in this order, when the scorecard has them.
+MONTHLY_NUMBERS = (
+    "seat_utilisation",
+    "dau_mau",
+    "feature_breadth",
+    "core_feature_adoption",
+    "login_rate",
+    "ticket_volume",
+    "support_csat",
+    "nps",
+)
+# Active users over time: seat utilisation (five_dimension) or DAU/MAU (four_component).
+ACTIVE_USER_MEASURES = ("seat_utilisation", "dau_mau")
+ADOPTION_MEASURES = ("seat_utilisation", "feature_breadth", "core_feature_adoption", "dau_mau")
+
+KPIS: dict[str, tuple[str, str]] = {
+    "share_green": ("Accounts green", "share"),
+    "share_yellow": ("Accounts yellow", "share"),
+    "share_red": ("Accounts red", "share"),
+    "avg_health": ("Average health score", "score100"),
+    "nps": ("NPS", "nps"),
+    "csat": ("CSAT", "score5"),
+    "qbr_completion": ("QBR completion (90 days)", "share"),
+    "grr": ("Gross revenue retention (TTM)", "share"),
+    "nrr": ("Net revenue retention (TTM)", "share"),
+    "logo_retention": ("Logo retention (TTM)", "share"),
+    "time_to_first_value": ("Days to first value", "days"),
+    "accounts_per_csm": ("Accounts per CSM", "count"),
+}
+
+
+def measure_catalogue() -> pl.DataFrame:
+    """MEASURES as a frame, to join onto mart rows."""
+    return pl.DataFrame(
+        [{"measure": name, **vars(info)} for name, info in MEASURES.items()],
+        schema={
+            "measure": pl.String,
+            "label": pl.String,
+            "unit": pl.String,
+            "section": pl.String,
+            "comparison": pl.String,
+            "target": pl.Float64,
+            "advice": pl.String,
+        },
+    )
+
+
+def kpi_catalogue() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "kpi": list(KPIS),
+            "label": [label for label, _ in KPIS.values()],
+            "unit": [unit for _, unit in KPIS.values()],
+            "position": list(range(len(KPIS))),
+        }
+    )
+
+
+def meets(value: pl.Expr, comparison: pl.Expr, target: pl.Expr) -> pl.Expr:
+    """value compared with target by the comparison in each row; null without both."""
+    return (
+        pl.when(value.is_null() | target.is_null())
+        .then(None)
+        .when(comparison == ">")
+        .then(value > target)
+        .when(comparison == ">=")
+        .then(value >= target)
+        .when(comparison == "<")
+        .then(value < target)
+        .when(comparison == "<=")
+        .then(value <= target)
+    )
+
+
+@contextmanager
+def open_published(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the published file, closed on exit (DuckDB shares an open
+    file within a process: a later publish is seen only once it is closed)."""
+    if not path.is_file():
+        raise ReportError(
+            f"published warehouse not found: {path} (run `cshealth run` or `cshealth demo`)"
+        )
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise ReportError(f"cannot open {path} read-only: {str(exc).splitlines()[0]}") from None
+    try:
+        tables = {
+            row[0]
+            for row in connection.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'mart'"
+            ).fetchall()
+        }
+        missing = [name for name in REQUIRED_TABLES if name not in tables]
+        if missing:
+            raise ReportError(
+                f"{path} is not a published cshealth warehouse: mart.{missing[0]} is missing"
+            )
+        yield connection
+    finally:
+        connection.close()
+
+
+def query(connection: duckdb.DuckDBPyConnection, name: str, **parameters) -> pl.DataFrame:
+    """The rows of `sql/<name>.sql`, given the `$parameters` it names."""
+    text = sql.load(name)
+    used = {key: value for key, value in parameters.items() if re.search(rf"\${key}\b", text)}
+    return connection.sql(text, params=used or None).pl()
+
+
+def one_row(frame: pl.DataFrame) -> dict | None:
+    return frame.row(0, named=True) if frame.height else None
+
+
+def account_rows(connection: duckdb.DuckDBPyConnection, table: str, account_id: str):
+    """The account's rows of a latest-only mart (`table` is one of REQUIRED_TABLES)."""
+    if table not in REQUIRED_TABLES:
+        raise ValueError(f"not a mart the reports read: {table}")
+    return connection.sql(
+        f"SELECT * FROM mart.{table} WHERE account_id = $account_id",
+        params={"account_id": account_id},
+    ).pl()
+
+
+def account_row(connection: duckdb.DuckDBPyConnection, table: str, account_id: str):
+    return one_row(account_rows(connection, table, account_id))
+
+
+def published_dates(connection: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date]:
+    """The first and the newest as-of date with scores in the published file."""
+    first, latest = connection.execute(
+        "SELECT min(as_of_date), max(as_of_date) FROM mart.account_health"
+    ).fetchall()[0]
+    if latest is None:
+        raise ReportError("the published warehouse holds no health scores yet")
+    return first, latest
+
+
+def resolve_as_of(connection: duckdb.DuckDBPyConnection, as_of: dt.date | None) -> dt.date:
+    """`as_of`, or the newest published date; an error when no scores are published for it."""
+    first, latest = published_dates(connection)
+    if as_of is None:
+        return latest
+    scored = sql.scalar(
+        connection, "SELECT count(*) FROM mart.account_health WHERE as_of_date = ?", [as_of]
+    )
+    if not scored:
+        raise ReportError(
+            f"no scores published for {as_of}: the published warehouse holds {first} .. {latest}"
+        )
+    return as_of
+
+
+def top_accounts(connection: duckdb.DuckDBPyConnection, count: int) -> list[str]:
+    """The first `count` accounts of the risk register: the ones to call first."""
+    frame = query(connection, "reports_risk_register", limit=count)
+    return frame["account_id"].to_list()
+
+
+@dataclass
+class AccountFigures:
+    """Everything an account's QBR pack or monthly update says, for one as-of date."""
+
+    as_of: dt.date
+    latest: dt.date  # newest published date: the work lists (risk, renewal...) reflect it
+    period_days: int
+    account: dict  # mart.account_health on as_of, with the period's start and segment median
+    measures: pl.DataFrame  # one row per measure, with label, unit, target, met, trend
+    history: pl.DataFrame  # as_of_date, series (health_score or a measure), value, tier
+    alerts: pl.DataFrame  # episodes open on as_of or cleared in the period
+    actions: pl.DataFrame  # item, source, owner, due
+    mrr: pl.DataFrame  # last 13 months of MRR with movements
+    expansion: pl.DataFrame  # open expansion opportunities
+    risk: dict | None  # the account's row of mart.risk_register
+    renewal: dict | None  # ... of mart.renewal_pipeline
+    onboarding: dict | None  # ... of mart.onboarding
+    tiers: list[dict]  # name, colour, low, high: the scorecard's tier bands
+
+    @property
+    def worklists_current(self) -> bool:
+        """Whether the latest-only marts describe this as-of date."""
+        return self.as_of == self.latest
+
+    def section(self, name: str) -> pl.DataFrame:
+        return self.measures.filter(pl.col("section") == name)
+
+    @property
+    def dimensions(self) -> pl.DataFrame:
+        """Points each dimension adds to the score, out of the points it is worth."""
+        return (
+            self.measures.group_by("dimension")
+            .agg(points=pl.col("contribution").sum(), worth=pl.col("effective_weight").sum())
+            .sort("worth", "dimension", descending=[True, False])
+        )
+
+    @property
+    def success_metrics(self) -> pl.DataFrame:
+        return self.measures.filter(pl.col("target").is_not_null()).sort("weight", descending=True)
+
+    @property
+    def strongest_usage(self) -> pl.DataFrame:
+        usage = self.section("usage").filter(pl.col("value").is_not_null())
+        return usage.filter(pl.col("value") >= 0.6).sort("value", descending=True).head(3)
+
+    @property
+    def weakest_usage(self) -> pl.DataFrame:
+        usage = self.section("usage").filter(pl.col("value").is_not_null())
+        return usage.filter(pl.col("value") < 0.6).sort("value").head(3)
+
+    @property
+    def weakest(self) -> pl.DataFrame:
+        return weakest_measures(self.measures)
+
+    @property
+    def open_alerts(self) -> pl.DataFrame:
+        return self.alerts.filter(pl.col("is_open"))
+
+    @property
+    def cleared_alerts(self) -> pl.DataFrame:
+        return self.alerts.filter(~pl.col("is_open"))
+
+    def series(self, name: str) -> pl.DataFrame:
+        return self.history.filter((pl.col("series") == name) & pl.col("value").is_not_null())
+
+    @property
+    def active_user_measure(self) -> str | None:
+        """The first of ACTIVE_USER_MEASURES with values in the period, if any."""
+        present = set(self.history.drop_nulls("value")["series"].to_list())
+        return next((name for name in ACTIVE_USER_MEASURES if name in present), None)
+
+    @property
+    def adoption(self) -> pl.DataFrame:
+        """Adoption measures (shares) of the account beside its segment's median."""
+        return self.measures.filter(
+            pl.col("measure").is_in(ADOPTION_MEASURES) & pl.col("raw_value").is_not_null()
+        )
+
+    @property
+    def numbers(self) -> pl.DataFrame:
+        """The monthly update's figures, in MONTHLY_NUMBERS order."""
+        order = pl.DataFrame(
+            {"measure": list(MONTHLY_NUMBERS), "position": range(len(MONTHLY_NUMBERS))}
+        )
+        return (
+            self.measures.join(order, on="measure")
+            .filter(pl.col("raw_value").is_not_null())
+            .sort("position")
+        )
+
+    @property
+    def measure_wins(self) -> pl.DataFrame:
+        """Measures whose value rose by WIN_MIN_GAIN or more in the period, biggest first."""
+        return (
+            self.measures.filter(pl.col("value") - pl.col("start_value") >= WIN_MIN_GAIN)
+            .sort(pl.col("contribution") - pl.col("start_contribution"), descending=True)
+            .head(3)
+        )
+
+    @property
+    def targets_met(self) -> pl.DataFrame:
+        return self.success_metrics.filter(pl.col("met").fill_null(False))
+
+    @property
+    def score_change(self) -> float | None:
+        start = self.account["period_start_score"]
+        if start is None or self.account["period_start_date"] == self.as_of:
+            return None
+        return round(self.account["health_score"] - start, 1)
+
+    @property
+    def since(self) -> dt.date:
+        return self.as_of - dt.timedelta(days=self.period_days)
+
+    @property
+    def next_review(self) -> dt.date:
+        return self.as_of + dt.timedelta(days=self.period_days)
+
+    @property
+    def mrr_summary(self) -> dict | None:
+        """MRR in the first and the last of the 13 months, and the movements between them
+        added up by kind (expansion, contraction, ...)."""
+        if not self.mrr.height:
+            return None
+        first, last = self.mrr.row(0, named=True), self.mrr.row(-1, named=True)
+        movements = (
+            self.mrr.slice(1)
+            .filter(pl.col("movement").is_not_null())
+            .group_by("movement")
+            .agg(pl.col("mrr_change").sum(), months=pl.len())
+            .sort("movement")
+        )
+        return {
+            "start_month": first["month"],
+            "start_mrr": first["mrr"],
+            "end_month": last["month"],
+            "end_mrr": last["mrr"],
+            "movements": movements.to_dicts(),
+        }
+
+    @property
+    def expansion_mrr(self) -> float:
+        """MRR added by expansions and reactivations in months that began in the period."""
+        since = self.as_of - dt.timedelta(days=self.period_days)
+        gained = self.mrr.filter(
+            pl.col("movement").is_in(["expansion", "reactivation"]) & (pl.col("month") > since)
+        )
+        return float(gained["mrr_change"].sum())
+
+
+def tier_bands(scorecard: str) -> list[dict]:
+    """The scorecard's tiers as score bands (low inclusive), best first; none when the
+    scorecard file cannot be read (a custom one no longer where it was)."""
+    try:
+        tiers = load_scorecard(scorecard).tiers
+    except (ConfigError, OSError):
+        return []
+    ordered = sorted(tiers, key=lambda tier: tier.min_score, reverse=True)
+    highs = [100.0, *(tier.min_score for tier in ordered[:-1])]
+    return [
+        {"name": tier.name, "colour": tier.colour, "low": tier.min_score, "high": high}
+        for tier, high in zip(ordered, highs, strict=True)
+    ]
+
+
+def account_measures(frame: pl.DataFrame) -> pl.DataFrame:
+    """mart.health_measures rows with what the reports need: label, unit, target, whether
+    it is met, the trend (better, worse or steady: the 0..1 value, where higher is always
+    better) and the points lost to full marks."""
+    known = frame.join(measure_catalogue(), on="measure", how="left")
+    change = pl.col("value") - pl.col("start_value")
+    return known.with_columns(
+        pl.col("label").fill_null(pl.col("measure")),
+        pl.col("unit").fill_null("number"),
+        pl.col("section").fill_null(pl.col("dimension")),
+        pl.col("advice").fill_null(""),
+        met=meets(pl.col("raw_value"), pl.col("comparison"), pl.col("target")),
+        trend=pl.when(change.is_null())
+        .then(None)
+        .when(change > STEADY)
+        .then(pl.lit("better"))
+        .when(change < -STEADY)
+        .then(pl.lit("worse"))
+        .otherwise(pl.lit("steady")),
+        points_lost=(pl.col("effective_weight") - pl.col("contribution")).round(1),
+    )
+
+
+def weakest_measures(measures: pl.DataFrame, count: int = 3) -> pl.DataFrame:
+    """The measures losing the most points to full marks that have advice to give."""
+    return (
+        measures.filter((pl.col("points_lost") > 0) & (pl.col("advice") != ""))
+        .sort("points_lost", "measure", descending=[True, False])
+        .head(count)
+    )
+
+
+def action_items(
+    measures: pl.DataFrame,
+    alerts: pl.DataFrame,
+    risk: dict | None,
+    as_of: dt.date,
+    current: bool,
+) -> pl.DataFrame:
+    """What to do next, each action once (its first source kept): the advice for the
+    measures losing the most points (with the customer, due in a month), the open
+    alerts' actions (due by severity), then the tier playbook of the risk register (due by
+    review cadence; only when the register describes as_of)."""
+    columns = {"item": pl.String, "source": pl.String, "owner": pl.String, "due": pl.Date}
+    from_measures = weakest_measures(measures).select(
+        item=pl.col("advice"),
+        source=pl.lit("measure: ") + pl.col("label"),
+        owner=pl.lit("CSM and customer"),
+        due=pl.lit(as_of + dt.timedelta(days=REVIEW_PERIOD_DAYS // 3)),
+    )
+    from_alerts = (
+        alerts.filter(pl.col("is_open"))
+        .select(
+            item=pl.col("actions"),
+            source=pl.lit("alert: ") + pl.col("alert_type"),
+            owner=pl.lit("CSM"),
+            due=pl.lit(as_of)
+            + pl.duration(days=pl.col("severity").replace_strict(DUE_DAYS_BY_SEVERITY, default=14)),
+        )
+        .explode("item")
+    )
+    playbook = pl.DataFrame(schema=columns)
+    if risk and current and risk["recommended_actions"]:
+        days = DUE_DAYS_BY_CADENCE.get(risk["review_cadence"], 30)
+        playbook = pl.DataFrame(
+            {"item": risk["recommended_actions"]}, schema={"item": pl.String}
+        ).with_columns(
+            source=pl.lit(f"{risk['tier']} playbook"),
+            owner=pl.lit("CSM"),
+            due=pl.lit(as_of + dt.timedelta(days=days)),
+        )
+    return (
+        pl.concat([frame.cast(columns) for frame in (from_measures, from_alerts, playbook)])
+        .filter(pl.col("item").is_not_null())
+        .unique(subset="item", keep="first", maintain_order=True)
+    )
+
+
+def account_figures(
+    connection: duckdb.DuckDBPyConnection,
+    account_id: str,
+    as_of: dt.date | None = None,
+    period_days: int = REVIEW_PERIOD_DAYS,
+) -> AccountFigures:
+    """The figures of one account for `as_of` (default: the newest published date)."""
+    as_of = resolve_as_of(connection, as_of)
+    _, latest = published_dates(connection)
+    since = as_of - dt.timedelta(days=period_days)
+    parameters = {"account_id": account_id, "as_of": as_of, "since": since}
+    account = one_row(query(connection, "reports_account_health", **parameters))
+    if account is None:
+        scored = connection.execute(
+            "SELECT min(as_of_date), max(as_of_date) FROM mart.account_health WHERE account_id = ?",
+            [account_id],
+        ).fetchall()[0]
+        if scored[0] is None:
+            raise ReportError(f"unknown account '{account_id}': not in mart.account_health")
+        raise ReportError(
+            f"account '{account_id}' has no score on {as_of} (scored {scored[0]} .. {scored[1]})"
+        )
+    alerts = query(connection, "reports_account_alerts", **parameters)
+    measures = account_measures(query(connection, "reports_account_measures", **parameters))
+    risk = account_row(connection, "risk_register", account_id)
+    current = risk is not None and risk["as_of_date"] == as_of
+    return AccountFigures(
+        as_of=as_of,
+        latest=latest,
+        period_days=period_days,
+        account=account,
+        measures=measures,
+        history=query(
+            connection,
+            "reports_account_history",
+            measures=list(ACTIVE_USER_MEASURES),
+            **parameters,
+        ),
+        alerts=alerts,
+        actions=action_items(measures, alerts, risk, as_of, current),
+        mrr=query(connection, "reports_account_mrr", **parameters),
+        expansion=account_rows(connection, "expansion_opportunities", account_id).sort(
+            "opportunity_type"
+        ),
+        risk=risk,
+        renewal=account_row(connection, "renewal_pipeline", account_id),
+        onboarding=account_row(connection, "onboarding", account_id),
+        tiers=tier_bands(account["scorecard"]),
+    )
+
+
+@dataclass
+class PortfolioFigures:
+    """What the CS leader's page shows, for the newest published date."""
+
+    as_of: dt.date
+    headline: dict  # accounts, arr, avg_health_score, open alerts, upcoming renewals
+    tiers: pl.DataFrame
+    kpis: pl.DataFrame  # the book's scoreboard, in KPIS order
+    kpis_by_csm: pl.DataFrame  # every CSM x every KPI, in KPIS order
+    retention: pl.DataFrame
+    risk: pl.DataFrame
+    renewals: pl.DataFrame
+    renewal_window_days: int
+
+    @property
+    def retention_ttm(self) -> pl.DataFrame:
+        return self.retention.filter(pl.col("grain") == "ttm")
+
+    @property
+    def retention_monthly(self) -> pl.DataFrame:
+        return self.retention.filter(pl.col("grain") == "month")
+
+    @property
+    def csms(self) -> list[str]:
+        return self.kpis_by_csm["group_value"].unique(maintain_order=True).to_list()
+
+
+def portfolio_figures(connection: duckdb.DuckDBPyConnection) -> PortfolioFigures:
+    """The portfolio page's figures for the newest published date."""
+    as_of = resolve_as_of(connection, None)
+    kpis = (
+        connection.sql(
+            "SELECT * FROM mart.portfolio_kpis WHERE as_of_date = $as_of", params={"as_of": as_of}
+        )
+        .pl()
+        .join(kpi_catalogue(), on="kpi", how="left")
+        .with_columns(
+            pl.col("label").fill_null(pl.col("kpi")),
+            pl.col("unit").fill_null("number"),
+            pl.col("position").fill_null(len(KPIS)),
+        )
+    )
+    book = kpis.filter(pl.col("group_by") == "all").sort("position", "kpi")
+    by_csm = kpis.filter(pl.col("group_by") == "csm")
+    every_cell = (
+        by_csm.select("group_value")
+        .unique()
+        .join(book.select("kpi", "label", "unit", "position"), how="cross")
+        .join(
+            by_csm.select("group_value", "kpi", "value", "met"),
+            on=["group_value", "kpi"],
+            how="left",
+        )
+        .sort("group_value", "position")
+    )
+    renewals = query(connection, "reports_renewals", days=RENEWAL_WINDOW_DAYS)
+    return PortfolioFigures(
+        as_of=as_of,
+        headline={
+            **query(connection, "reports_headline", as_of=as_of).row(0, named=True),
+            "renewals": renewals.height,
+            "renewal_arr": float(renewals["arr"].sum()),
+            "renewal_arr_at_risk": float(renewals["arr_at_risk"].sum()),
+        },
+        tiers=query(connection, "reports_tier_distribution", as_of=as_of),
+        kpis=book,
+        kpis_by_csm=every_cell,
+        retention=query(connection, "reports_retention", months=RETENTION_MONTHS),
+        risk=query(connection, "reports_risk_register", limit=RISK_REGISTER_ROWS),
+        renewals=renewals,
+        renewal_window_days=RENEWAL_WINDOW_DAYS,
+    )

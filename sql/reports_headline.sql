@@ -1,0 +1,13 @@
+-- reports_headline: the book on $as_of in one row: scored accounts, their ARR and mean
+-- score, and the alert episodes open that day (all, and the critical ones).
+SELECT
+    count(*) AS accounts,
+    sum(arr) AS arr,
+    avg(health_score) AS avg_health_score,
+    (SELECT count(*) FROM mart.health_alerts
+     WHERE as_of_date <= $as_of AND (cleared_on IS NULL OR cleared_on > $as_of)) AS open_alerts,
+    (SELECT count(*) FROM mart.health_alerts
+     WHERE as_of_date <= $as_of AND (cleared_on IS NULL OR cleared_on > $as_of)
+       AND severity = 'critical') AS open_critical_alerts
+FROM mart.account_health
+WHERE as_of_date = $as_of

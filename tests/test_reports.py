@@ -1,0 +1,341 @@
+"""Reports: QBR packs, monthly update drafts and the portfolio page, built on a small demo
+book through the real CLI, checked against the marts they come from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.cli import main
+from pipelines.reports.render import in_unit
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    """A 40-account book run for its last 2 days by `cshealth demo`: the report assets
+    write during each run, and the demo writes the portfolio and three QBR packs."""
+    root = tmp_path_factory.mktemp("reports")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CSHEALTH_DAGSTER_STORAGE", str(root / "dagster"))
+        for name in ("CSHEALTH_EXTRACTS_DIR", "CSHEALTH_WAREHOUSE", "CSHEALTH_WORK_DB"):
+            patch.delenv(name, raising=False)
+        arguments = ["--extracts", str(root / "extracts"), "--warehouse", str(root / "w.duckdb")]
+        assert (
+            main(["demo", "--accounts", "40", "--days", "40", "--history-days", "2"] + arguments)
+            == 0
+        )
+        yield root
+
+
+@pytest.fixture(scope="module")
+def warehouse(book) -> Path:
+    return book / "w.duckdb"
+
+
+def mart(warehouse: Path, query: str, *parameters) -> pl.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.sql(query, params=list(parameters) or None).pl()
+
+
+def latest(warehouse: Path) -> dt.date:
+    return mart(warehouse, "SELECT max(as_of_date) AS d FROM mart.account_health")["d"][0]
+
+
+def report(warehouse: Path, out: Path, *arguments: str, capsys) -> list[Path]:
+    """Run `cshealth report ...`; the paths it printed."""
+    code = main(["report", *arguments, "--warehouse", str(warehouse), "--out", str(out)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    return [Path(line) for line in printed.out.splitlines()]
+
+
+def personal_data(book: Path) -> tuple[set[str], set[str]]:
+    """Contact names and emails of the CRM contacts extract, and survey comments."""
+    contacts = pl.read_csv(book / "extracts" / "crm_contacts" / "*" / "*.csv", infer_schema=False)
+    surveys = pl.concat(
+        pl.read_csv(path, infer_schema=False).select("comment")
+        for path in (book / "extracts" / "surveys").glob("*/*.csv")
+    )
+    names = set(contacts["full_name"].drop_nulls()) | set(contacts["email"].drop_nulls())
+    comments = {text for text in surveys["comment"].drop_nulls() if len(text) >= 12}
+    return names, comments
+
+
+def assert_no_personal_data(book: Path, *files: Path) -> None:
+    names, comments = personal_data(book)
+    assert names and comments
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        assert not EMAIL.search(text), (file, EMAIL.search(text))
+        assert not [name for name in names | comments if name in text], file
+        assert "Contact Person" not in text
+
+
+def assert_self_contained(html: Path, charts: int) -> None:
+    text = html.read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text, html
+    assert "<script" not in text and "<link" not in text and " src=" not in text
+    assert text.count("<svg") >= charts, html
+
+
+def test_the_demo_writes_the_portfolio_and_three_qbr_packs(book, warehouse):
+    day = latest(warehouse).isoformat()
+    reports = book / "reports" / day
+    assert (reports / "portfolio.html").is_file()
+    top = mart(warehouse, "SELECT account_id FROM mart.risk_register ORDER BY rank LIMIT 3")
+    for account_id in top["account_id"]:
+        assert (reports / "qbr" / f"{account_id}.md").is_file()
+        assert (reports / "qbr" / f"{account_id}.html").is_file()
+        # the Dagster asset also wrote the monthly drafts of the accounts to call first
+        assert (reports / "monthly" / f"{account_id}.txt").is_file()
+
+
+def test_a_qbr_pack_holds_the_marts_numbers(book, warehouse, tmp_path, capsys):
+    account_id = mart(warehouse, "SELECT account_id FROM mart.risk_register WHERE rank = 1")[
+        "account_id"
+    ][0]
+    paths = report(warehouse, tmp_path, "qbr", "--account", account_id, capsys=capsys)
+    day = latest(warehouse)
+    markdown, html = tmp_path / day.isoformat() / "qbr" / f"{account_id}.md", paths[1]
+    assert paths[0] == markdown and html.suffix == ".html"
+    text, page = markdown.read_text(), html.read_text()
+    health = mart(
+        warehouse,
+        "SELECT * FROM mart.account_health WHERE account_id = ? AND as_of_date = ?",
+        account_id,
+        day,
+    ).row(0, named=True)
+    assert f"score **{health['health_score']:.1f}** / 100" in text
+    assert f'data-figure="health_score">{health["health_score"]:.1f}<' in page
+    assert f"{health['tier'].replace('_', ' ')}, score" in text
+    assert f"ARR ${health['arr']:,.0f}" in text
+    # success metrics: every measure with a target, with its value from health_measures
+    measures = mart(
+        warehouse,
+        "SELECT measure, raw_value FROM mart.health_measures "
+        "WHERE account_id = ? AND as_of_date = ?",
+        account_id,
+        day,
+    )
+    from pipelines.reports.data import MEASURES
+
+    targeted = measures.filter(
+        pl.col("measure").is_in([name for name, m in MEASURES.items() if m.target is not None])
+    )
+    assert targeted.height >= 5
+    for measure, raw in targeted.iter_rows():
+        info = MEASURES[measure]
+        assert f"| {info.label} | " in text
+        assert f'<tr data-measure="{measure}"><td>{info.label}</td>' in page
+        assert f"| {in_unit(raw, info.unit)} |" in text, measure
+    seats = measures.filter(pl.col("measure") == "seat_utilisation")["raw_value"][0]
+    assert f"| {seats * 100:.0f}% |" in text
+    # renewal and open alerts from the work lists
+    renewal = mart(
+        warehouse, "SELECT * FROM mart.renewal_pipeline WHERE account_id = ?", account_id
+    )
+    if renewal.height:
+        assert f"**Renewal:** {renewal['renewal_date'][0]}" in text
+    alerts = mart(
+        warehouse,
+        "SELECT message, actions FROM mart.health_alerts WHERE account_id = ? "
+        "AND as_of_date <= ? AND (cleared_on IS NULL OR cleared_on > ?)",
+        account_id,
+        day,
+        day,
+    )
+    assert alerts.height  # the first of the risk register has open alerts
+    for message, actions in alerts.iter_rows():
+        assert message in text
+        assert all(f"| {action} |" in text for action in actions)
+    # charts: PNG files beside the Markdown, inline SVG in the HTML
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(images) == 3
+    assert all((markdown.parent / image).stat().st_size > 1000 for image in images)
+    for chart in ("chart-health", "chart-active-users", "chart-adoption"):
+        assert f'id="{chart}"><svg' in page
+    assert_self_contained(html, charts=3)
+    assert_no_personal_data(book, markdown, html)
+
+
+def test_a_qbr_for_an_earlier_date_uses_that_dates_scores(warehouse, tmp_path, capsys):
+    first = mart(warehouse, "SELECT min(as_of_date) AS d FROM mart.account_health")["d"][0]
+    row = mart(
+        warehouse,
+        "SELECT account_id, health_score FROM mart.account_health WHERE as_of_date = ? "
+        "ORDER BY account_id LIMIT 1",
+        first,
+    ).row(0)
+    paths = report(
+        warehouse, tmp_path, "qbr", "--account", row[0], "--as-of", first.isoformat(), capsys=capsys
+    )
+    assert paths[0].parent.parent.name == first.isoformat()
+    text = paths[0].read_text()
+    assert f"score **{row[1]:.1f}** / 100" in text
+    assert f"figures as of {first}" in text
+    assert f"as of {latest(warehouse)}, the newest published date" in text
+
+
+def test_the_monthly_update_is_plain_text_with_the_marts_numbers(book, warehouse, tmp_path, capsys):
+    row = mart(
+        warehouse,
+        "SELECT account_id, account_name, health_score, tier FROM mart.risk_register "
+        "WHERE rank = 2",
+    ).row(0)
+    [path] = report(warehouse, tmp_path, "monthly", "--account", row[0], capsys=capsys)
+    day = latest(warehouse)
+    assert path == tmp_path / day.isoformat() / "monthly" / f"{row[0]}.txt"
+    text = path.read_text()
+    assert text.startswith(f"Subject: {row[1]} success update - {day.strftime('%B %Y')}\n")
+    assert f"Hi {row[1]} team," in text
+    for heading in ("✅ Wins this month", "📊 By the numbers", "🎯 Focus for next month"):
+        assert heading in text
+    assert f"- Health score: {row[2]:.1f} / 100, {row[3].replace('_', ' ')}" in text
+    tickets = mart(
+        warehouse,
+        "SELECT raw_value FROM mart.health_measures WHERE account_id = ? AND as_of_date = ? "
+        "AND measure = 'ticket_volume'",
+        row[0],
+        day,
+    )["raw_value"][0]
+    assert f"- Support tickets (90 days): {tickets:,.0f}" in text
+    assert "<" not in text  # no markup
+    assert_no_personal_data(book, path)
+
+
+def test_the_portfolio_page_holds_the_marts_numbers(book, warehouse, tmp_path, capsys):
+    [page] = report(warehouse, tmp_path, "portfolio", capsys=capsys)
+    day = latest(warehouse)
+    assert page == tmp_path / day.isoformat() / "portfolio.html"
+    html = page.read_text()
+    scored = mart(
+        warehouse,
+        "SELECT count(*) AS n, sum(arr) AS arr FROM mart.account_health WHERE as_of_date = ?",
+        day,
+    ).row(0)
+    assert f'data-figure="accounts">{scored[0]}<' in html
+    assert f'data-figure="arr">${scored[1]:,.0f}<' in html
+    # tier distribution
+    tiers = mart(
+        warehouse,
+        "SELECT tier, count(*) AS n FROM mart.account_health WHERE as_of_date = ? GROUP BY tier",
+        day,
+    )
+    table = html.split('<table id="tiers">')[1].split("</table>")[0]
+    for tier, count in tiers.iter_rows():
+        assert re.search(rf">{tier.replace('_', ' ')}</span></td><td class=\"n\">{count}<", table)
+    # KPI scoreboard: every KPI of the book, its value and whether it is met
+    from pipelines.reports.data import KPIS
+
+    kpis = mart(
+        warehouse,
+        "SELECT kpi, value, met FROM mart.portfolio_kpis WHERE as_of_date = ? AND group_by = 'all'",
+        day,
+    )
+    assert kpis.height == len(KPIS)
+    for kpi, value, met in kpis.iter_rows():
+        row = html.split(f'<tr data-kpi="{kpi}">')[1].split("</tr>")[0]
+        assert f'<td class="n">{in_unit(value, KPIS[kpi][1])}</td>' in row
+        assert ("No data" if met is None else "✓ Met" if met else "✗ Not met") in row
+    # risk register: the first 20, in rank order
+    risk = mart(warehouse, "SELECT account_id, arr FROM mart.risk_register ORDER BY rank LIMIT 20")
+    table = html.split('<table id="risk-register">')[1].split("</table>")[0]
+    assert re.findall(r'data-account="([^"]+)"', table) == risk["account_id"].to_list()
+    assert f"${risk['arr'][0]:,.0f}" in table
+    # renewals in the next 120 days, soonest first
+    renewals = mart(
+        warehouse,
+        "SELECT account_id FROM mart.renewal_pipeline WHERE days_to_renewal BETWEEN 0 AND 120 "
+        "ORDER BY renewal_date, arr DESC, account_id",
+    )
+    table = html.split('<table id="renewals">')[1].split("</table>")[0]
+    assert re.findall(r'data-account="([^"]+)"', table) == renewals["account_id"].to_list()
+    # retention: the newest trailing-twelve-month GRR
+    grr = mart(
+        warehouse,
+        "SELECT grr FROM mart.retention WHERE grain = 'ttm' AND group_by = 'all' "
+        "ORDER BY period_end DESC LIMIT 1",
+    )["grr"][0]
+    assert f"{grr * 100:.1f}%" in html.split('<table id="retention">')[1]
+    for chart in ("chart-tiers", "chart-retention-ttm", "chart-renewals"):
+        assert f'id="{chart}"><svg' in html
+    assert_self_contained(page, charts=3)
+    assert_no_personal_data(book, page)
+
+
+def test_report_errors_are_one_line(warehouse, tmp_path, capsys):
+    cases = [
+        (["qbr", "--account", "NO-SUCH"], "unknown account 'NO-SUCH'"),
+        (["qbr", "--account", "ACC-00001", "--as-of", "2001-01-01"], "no scores published for"),
+        (["qbr", "--account", "ACC-00001", "--as-of", "01/02/2003"], "is not a date"),
+        (["monthly", "--account", "NO-SUCH"], "unknown account"),
+    ]
+    for arguments, message in cases:
+        code = main(["report", *arguments, "--warehouse", str(warehouse), "--out", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1, err
+        assert err.startswith("cshealth: error: ") and message in err
+    missing = tmp_path / "missing.duckdb"
+    assert main(["report", "portfolio", "--warehouse", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"cshealth: error: published warehouse not found: {missing} " + (
+        "(run `cshealth run` or `cshealth demo`)\n"
+    )
+
+
+def test_a_backfilled_older_date_writes_no_reports(book, warehouse, capsys, monkeypatch):
+    """The report assets render only for the newest published date."""
+    import shutil
+
+    monkeypatch.setenv("CSHEALTH_DAGSTER_STORAGE", str(book / "dagster"))
+    first = mart(warehouse, "SELECT min(as_of_date) AS d FROM mart.account_health")["d"][0]
+    shutil.rmtree(book / "reports" / first.isoformat())
+    newest = (book / "reports" / latest(warehouse).isoformat() / "portfolio.html").stat()
+    arguments = ["--extracts", str(book / "extracts"), "--warehouse", str(warehouse)]
+    assert main(["run", "--as-of", first.isoformat(), *arguments]) == 0
+    assert not (book / "reports" / first.isoformat()).exists()
+    assert (book / "reports" / latest(warehouse).isoformat() / "portfolio.html").stat() == newest
+
+
+def test_the_report_assets_follow_the_publish():
+    from dagster import AssetKey
+
+    from pipelines.definitions import defs
+
+    graph = defs.get_repository_def().asset_graph
+    for name in ("portfolio", "account_packs"):
+        node = graph.get(AssetKey(["reports", name]))
+        assert node.group_name == "reports"
+        assert node.parent_keys == {AssetKey(["publish", "warehouse"])}
+
+
+def test_a_report_failing_after_the_publish_says_the_date_was_published(
+    book, warehouse, capsys, monkeypatch
+):
+    """Reports come after the atomic publish: when one fails, the run fails, and the
+    CLI and meta.runs say that the date was published all the same."""
+    import assets.reports
+
+    def broken(*_):
+        raise RuntimeError("the chart renderer is missing")
+
+    monkeypatch.setenv("CSHEALTH_DAGSTER_STORAGE", str(book / "dagster"))
+    monkeypatch.setattr(assets.reports, "write_portfolio", broken)
+    newest = latest(warehouse)
+    arguments = ["--extracts", str(book / "extracts"), "--warehouse", str(warehouse)]
+    assert main(["run", "--as-of", newest.isoformat(), *arguments]) == 1
+    err = capsys.readouterr().err
+    assert f"{newest}: published {warehouse}, then run" in err
+    assert "the chart renderer is missing" in err
+    with duckdb.connect(str(book / "w.work.duckdb"), read_only=True) as connection:
+        status, message = connection.execute(
+            "SELECT status, message FROM meta.runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchall()[0]
+    assert status == "failed" and message.startswith("published, then step reports__portfolio")
