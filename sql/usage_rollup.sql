@@ -37,22 +37,42 @@ GROUP BY ALL;
 
 DELETE FROM rollup.user_days WHERE delivery_date >= $from;
 
+-- Only a UTC day that several rebuilt deliveries hold can have a user-day twice among
+-- them: rank the rows of those days, and mark the others at once (most days, when
+-- each delivery brings its own day's events).
+CREATE OR REPLACE TEMP TABLE shared_days AS
+SELECT day
+FROM (SELECT DISTINCT delivery_date, day FROM fresh_user_days)
+GROUP BY day
+HAVING count(*) > 1;
+
 INSERT INTO rollup.user_days
-SELECT
-    fresh.*,
-    earlier.day IS NULL
-        AND row_number() OVER (PARTITION BY fresh.account_id, fresh.user_id, fresh.day
-                               ORDER BY fresh.delivery_date) = 1 AS first_delivery
-FROM fresh_user_days AS fresh
-LEFT JOIN (
+WITH earlier AS (
     SELECT DISTINCT account_id, user_id, day
     FROM rollup.user_days
     WHERE day BETWEEN (SELECT min(day) FROM fresh_user_days)
                   AND (SELECT max(day) FROM fresh_user_days)
-) AS earlier
-    ON earlier.account_id = fresh.account_id AND earlier.user_id = fresh.user_id
-   AND earlier.day = fresh.day;
+),
+ranked AS (
+    SELECT fresh.*,
+           row_number() OVER (PARTITION BY account_id, user_id, day
+                              ORDER BY delivery_date) = 1 AS first_of_rebuilt
+    FROM fresh_user_days AS fresh
+    WHERE day IN (SELECT day FROM shared_days)
+    UNION ALL
+    SELECT fresh.*, TRUE AS first_of_rebuilt
+    FROM fresh_user_days AS fresh
+    WHERE day NOT IN (SELECT day FROM shared_days)
+)
+SELECT
+    ranked.* EXCLUDE (first_of_rebuilt),
+    ranked.first_of_rebuilt AND earlier.day IS NULL AS first_delivery
+FROM ranked
+LEFT JOIN earlier
+    ON earlier.account_id = ranked.account_id AND earlier.user_id = ranked.user_id
+   AND earlier.day = ranked.day;
 
+DROP TABLE shared_days;
 DROP TABLE fresh_user_days;
 
 DELETE FROM rollup.feature_days WHERE delivery_date >= $from;
