@@ -7,7 +7,9 @@ core layer. One SQL file per mart:
 - `sql/alert_conditions.sql` keeps each date's non-score alert conditions and
   `sql/health_alerts.sql` rebuilds `mart.health_alerts` (one row per episode) from the
   whole history, so dates run in any order end in the same alerts;
-- `sql/portfolio_kpis.sql` writes the date's scoreboard.
+- `sql/portfolio_kpis.sql` writes the date's scoreboard;
+- `sql/weekly_usage.sql` writes the week's `mart.weekly_usage` and
+  `mart.feature_adoption`, which the QBR packs chart.
 
 Thresholds, actions and targets come from `config/operations.yaml`.
 """
@@ -31,14 +33,14 @@ from dagster import (
 
 import sql
 from assets.health import config_frames
-from assets.ingest import markdown_table
+from assets.ingest import lake_dir, markdown_table
 from assets.retention import newest_as_of
 from pipelines.operations import KPIS, Operations
 from pipelines.resources import Warehouse
 from pipelines.scorecards import Scorecard
 
 LATEST_ONLY = ("onboarding", "renewal_pipeline", "expansion_opportunities", "risk_register")
-MARTS = ("health_alerts", *LATEST_ONLY, "portfolio_kpis")
+MARTS = ("health_alerts", *LATEST_ONLY, "portfolio_kpis", "weekly_usage", "feature_adoption")
 OPERATIONS_ASSETS = [AssetKey(["mart", name]) for name in MARTS]
 
 
@@ -99,6 +101,19 @@ def numbers(*sections) -> dict[str, float]:
     return values
 
 
+def week_event_files(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[str]:
+    """The raw event files (one per delivery dated <= `as_of`) that hold events of the
+    ISO week of `as_of`, as the rollups say; the empty schema file when there are none."""
+    folder = lake_dir(connection) / "product_events"
+    days = connection.execute(
+        """SELECT DISTINCT delivery_date FROM rollup.feature_days
+           WHERE day BETWEEN CAST(date_trunc('week', $as_of) AS DATE) AND $as_of
+             AND delivery_date <= $as_of ORDER BY 1""",
+        {"as_of": as_of},
+    ).fetchall()
+    return [str(folder / f"{day}.parquet") for (day,) in days] or [str(folder / "_schema.parquet")]
+
+
 def build_operations(
     connection: duckdb.DuckDBPyConnection,
     as_of: dt.date,
@@ -122,6 +137,10 @@ def build_operations(
         ("health_alerts", numbers(alerts.dropped_below_60, alerts.improved_20)),
         ("risk_register", {}),
         ("portfolio_kpis", numbers(operations.portfolio)),
+        (
+            "weekly_usage",
+            {**numbers(operations.usage), "files": week_event_files(connection, as_of)},
+        ),
     ]
     connection.execute("BEGIN TRANSACTION")
     try:
@@ -193,6 +212,10 @@ def build_operations_asset(partitions_def: PartitionsDefinition, upstream: list[
         "with alerts, renewal zone and recommended actions.",
         "portfolio_kpis": "The scoreboard per as-of date, for the book and each CSM, "
         "against the playbook targets.",
+        "weekly_usage": "Per account and ISO week: active users against seats, user-days, "
+        "events and the most active users (by product user id).",
+        "feature_adoption": "Per account, ISO week and catalog feature: users of the "
+        "feature among the week's active users.",
     }
     specs = [
         AssetSpec(

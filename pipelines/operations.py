@@ -133,12 +133,17 @@ class Portfolio(Strict):
         return self
 
 
+class Usage(Strict):
+    power_users: int = Field(ge=1, le=100)
+
+
 class Operations(Strict):
     alerts: Alerts
     playbooks: Playbooks
     onboarding: Onboarding
     expansion: Expansion
     renewals: Renewals
+    usage: Usage
     portfolio: Portfolio
 
 

@@ -166,3 +166,51 @@ COMMENT ON COLUMN mart.portfolio_kpis.value IS 'The KPI''s value (ratios as frac
 COMMENT ON COLUMN mart.portfolio_kpis.target IS 'The bound the value is compared with (config: operations.yaml portfolio.targets)';
 COMMENT ON COLUMN mart.portfolio_kpis.comparison IS 'How value meets target: >, <, >= or <=';
 COMMENT ON COLUMN mart.portfolio_kpis.met IS 'value compared with target (null when value is null)';
+
+CREATE TABLE IF NOT EXISTS mart.weekly_usage (
+    week_start DATE,
+    as_of_date DATE,
+    account_id VARCHAR,
+    active_users BIGINT,
+    licensed_seats BIGINT,
+    active_user_share DOUBLE,
+    user_days BIGINT,
+    events BIGINT,
+    logins BIGINT,
+    top_users STRUCT(user_id VARCHAR, active_days BIGINT, events BIGINT)[]
+);
+COMMENT ON TABLE mart.weekly_usage IS 'Product use per scored account and ISO week (Monday to Sunday), for QBR packs: weekly active users against seats and the most active users. Each run rewrites the week that holds its as-of date up to that date, unless a later date of the same week has written it.';
+COMMENT ON COLUMN mart.weekly_usage.week_start IS 'Monday of the ISO week';
+COMMENT ON COLUMN mart.weekly_usage.as_of_date IS 'Last day counted: the as-of date of the run that wrote the row (the Sunday once the week is complete)';
+COMMENT ON COLUMN mart.weekly_usage.account_id IS 'CRM account id';
+COMMENT ON COLUMN mart.weekly_usage.active_users IS 'Product users with any event in the week, up to as_of_date';
+COMMENT ON COLUMN mart.weekly_usage.licensed_seats IS 'Seats licensed on as_of_date';
+COMMENT ON COLUMN mart.weekly_usage.active_user_share IS 'active_users / licensed_seats (1 = every seat used that week; may pass 1)';
+COMMENT ON COLUMN mart.weekly_usage.user_days IS 'Distinct (user, UTC day) pairs with events: the sum of each active user''s active days';
+COMMENT ON COLUMN mart.weekly_usage.events IS 'Product events in the week';
+COMMENT ON COLUMN mart.weekly_usage.logins IS 'login events in the week';
+COMMENT ON COLUMN mart.weekly_usage.top_users IS 'The most active users of the week (config: operations.yaml usage.power_users), by active days, then events: product user ids only, never names or emails';
+
+CREATE TABLE IF NOT EXISTS mart.feature_adoption (
+    week_start DATE,
+    as_of_date DATE,
+    account_id VARCHAR,
+    feature VARCHAR,
+    is_core BOOLEAN,
+    plan_tier VARCHAR,
+    users BIGINT,
+    active_users BIGINT,
+    adoption DOUBLE,
+    events BIGINT
+);
+COMMENT ON TABLE mart.feature_adoption IS 'Per scored account, ISO week and catalog feature: how many of the week''s active users used the feature. Written with mart.weekly_usage, by the same rule.';
+COMMENT ON COLUMN mart.feature_adoption.week_start IS 'Monday of the ISO week';
+COMMENT ON COLUMN mart.feature_adoption.as_of_date IS 'Last day counted (see mart.weekly_usage)';
+COMMENT ON COLUMN mart.feature_adoption.account_id IS 'CRM account id';
+COMMENT ON COLUMN mart.feature_adoption.feature IS 'Feature of the catalog (the event_name that uses it)';
+COMMENT ON COLUMN mart.feature_adoption.is_core IS 'A core feature of the catalog';
+COMMENT ON COLUMN mart.feature_adoption.plan_tier IS 'Lowest plan tier that includes the feature (null: every tier)';
+COMMENT ON COLUMN mart.feature_adoption.users IS 'Distinct users with an event of the feature in the week';
+COMMENT ON COLUMN mart.feature_adoption.active_users IS 'Distinct users with any event in the week (mart.weekly_usage)';
+COMMENT ON COLUMN mart.feature_adoption.adoption IS 'users / active_users (0..1; null without active users)';
+COMMENT ON COLUMN mart.feature_adoption.events IS 'Events of the feature in the week';
