@@ -165,6 +165,103 @@ def test_a_qbr_pack_holds_the_marts_numbers(book, warehouse, tmp_path, capsys):
     assert_no_personal_data(book, markdown, html)
 
 
+def usage_week(warehouse: Path, account_id: str, day: dt.date, since: dt.date) -> dict:
+    """The account's row of mart.weekly_usage a report describes: the newest week counted to
+    its Sunday that starts on or after `since`, else the newest such week; counted up to
+    `day` at most."""
+    weeks = mart(
+        warehouse,
+        "SELECT *, as_of_date = week_start + 6 AS complete FROM mart.weekly_usage "
+        "WHERE account_id = ? AND week_start >= ? AND as_of_date <= ? "
+        "ORDER BY complete DESC, week_start DESC",
+        account_id,
+        since,
+        day,
+    )
+    assert weeks.height, account_id
+    return weeks.row(0, named=True)
+
+
+def test_a_qbr_pack_shows_weekly_usage_feature_adoption_and_power_users(
+    book, warehouse, tmp_path, capsys
+):
+    account_id = mart(warehouse, "SELECT account_id FROM mart.risk_register WHERE rank = 1")[
+        "account_id"
+    ][0]
+    markdown, html = report(warehouse, tmp_path, "qbr", "--account", account_id, capsys=capsys)[:2]
+    text, page = markdown.read_text(), html.read_text()
+    day = latest(warehouse)
+    since = day - dt.timedelta(days=90)
+    week = usage_week(warehouse, account_id, day, since)
+    active, seats = week["active_users"], week["licensed_seats"]
+    assert active > 0
+    assert f"**Week of {week['week_start']}**" in text
+    assert f"**{active}** active users of {seats} licensed seats" in text
+    assert f'data-figure="usage_week">{week["week_start"]}<' in page
+    assert f'data-figure="weekly_active_users">{active}<' in page
+    assert f'data-figure="licensed_seats">{seats}<' in page
+    # the chart: a bar per week of the review period, with the seats
+    weeks = mart(
+        warehouse,
+        "SELECT strftime(week_start, '%d %b') AS week, active_users, licensed_seats "
+        "FROM mart.weekly_usage WHERE account_id = ? AND week_start >= ? AND as_of_date <= ?",
+        account_id,
+        since,
+        day,
+    )
+    chart = page.split('id="chart-active-users">')[1].split("</div>")[0]
+    assert len(re.findall(r'aria-label="Week starting: [^;]+; Users: ', chart)) == weeks.height
+    for label, users, licensed in weeks.iter_rows():
+        assert f"Week starting: {label}; Users: {users};" in chart
+        assert f"licensed seats: {licensed};" in chart
+    # feature adoption of that week: most used (top 3 by adoption, then events), under-used
+    features = mart(
+        warehouse,
+        "SELECT feature, is_core, users, adoption, events FROM mart.feature_adoption "
+        "WHERE account_id = ? AND week_start = ? AND as_of_date = ?",
+        account_id,
+        week["week_start"],
+        week["as_of_date"],
+    )
+    catalog = mart(warehouse, "SELECT count(DISTINCT feature) AS n FROM mart.feature_adoption")
+    assert features.height == catalog["n"][0] > 3  # every catalog feature
+    by_feature = {row["feature"]: row for row in features.iter_rows(named=True)}
+    most_used = (
+        features.filter(pl.col("users") > 0)
+        .sort("adoption", "events", "feature", descending=[True, True, False])
+        .head(3)["feature"]
+        .to_list()
+    )
+    lists = page.split("<h3>Most used features</h3>")[1].split("<h3>Power users")[0]
+    named = re.findall(r'<li data-feature="([^"]+)">[^<]*: <b>([^<]+)</b>', lists)
+    assert [feature for feature, _ in named[:3]] == most_used
+    under_used = [by_feature[feature] for feature, _ in named[3:]]
+    assert under_used and all(row["adoption"] < 0.5 for row in under_used)
+    cores = [row["is_core"] for row in under_used]
+    assert cores == sorted(cores, reverse=True)  # core features first
+    for feature, shown in named:
+        row = by_feature[feature]
+        assert shown == f"{row['adoption'] * 100:.0f}%", feature
+        name = feature.replace("_", " ") + (" (core)" if row["is_core"] else "")
+        assert f"{name}: {shown} ({row['users']} users" in text
+    chart = page.split('id="chart-adoption">')[1].split("</div>")[0]
+    for row in features.iter_rows(named=True):
+        assert f"adoption: {row['adoption'] * 100:.1f}%; users: {row['users']};" in chart
+    # power users: the week's top users by product user id, as the mart lists them
+    assert week["top_users"]
+    table = page.split('<table id="power-users">')[1].split("</table>")[0]
+    assert re.findall(r'data-user="([^"]+)"', table) == [u["user_id"] for u in week["top_users"]]
+    for user in week["top_users"]:
+        assert f"| {user['user_id']} | {user['active_days']} | {user['events']:,} |" in text
+        assert (
+            f'<td>{user["user_id"]}</td><td class="n">{user["active_days"]}</td>'
+            f'<td class="n">{user["events"]:,}</td>'
+        ) in table
+    assert text.count("![") == 3
+    assert_self_contained(html, charts=3)
+    assert_no_personal_data(book, markdown, html)
+
+
 def test_a_qbr_for_an_earlier_date_uses_that_dates_scores(warehouse, tmp_path, capsys):
     first = mart(warehouse, "SELECT min(as_of_date) AS d FROM mart.account_health")["d"][0]
     row = mart(
@@ -206,6 +303,11 @@ def test_the_monthly_update_is_plain_text_with_the_marts_numbers(book, warehouse
         day,
     )["raw_value"][0]
     assert f"- Support tickets (90 days): {tickets:,.0f}" in text
+    week = usage_week(warehouse, row[0], day, day - dt.timedelta(days=30))
+    assert (
+        f"- Weekly active users: {week['active_users']} of {week['licensed_seats']} licensed "
+        f"seats in the week of {week['week_start']}"
+    ) in text
     assert "<" not in text  # no markup
     assert_no_personal_data(book, path)
 

@@ -12,6 +12,7 @@ import vl_convert
 COLOURS = {"green": "#2e9d5b", "yellow": "#e2a72e", "red": "#d1453b"}
 INK = "#27323f"
 PEER = "#9aa7b5"
+USERS = "#2f6db3"
 WIDTH = 560
 HEIGHT = 220
 FONT = "Helvetica, Arial, sans-serif"
@@ -35,14 +36,14 @@ def styled(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
 
 def health_score(history: pl.DataFrame, tiers: list[dict]) -> alt.TopLevelMixin:
     """The account's health score by date over the scorecard's tier bands."""
-    scores = for_chart(history.select("as_of_date", "value", "tier"))
+    scores = for_chart(history.select("as_of_date", "health_score", "tier"))
     line = (
         alt.Chart(scores)
         .mark_line(point=alt.OverlayMarkDef(filled=True, size=40), color=INK)
         .encode(
             x=alt.X("as_of_date:T", title=None, axis=alt.Axis(format="%d %b")),
-            y=alt.Y("value:Q", title="Health score", scale=alt.Scale(domain=[0, 100])),
-            tooltip=["as_of_date:T", alt.Tooltip("value:Q", title="score"), "tier:N"],
+            y=alt.Y("health_score:Q", title="Health score", scale=alt.Scale(domain=[0, 100])),
+            tooltip=["as_of_date:T", alt.Tooltip("health_score:Q", title="score"), "tier:N"],
         )
     )
     layers = [line]
@@ -72,68 +73,100 @@ def health_score(history: pl.DataFrame, tiers: list[dict]) -> alt.TopLevelMixin:
     )
 
 
-def active_users(history: pl.DataFrame, measure: str, label: str, target: float | None):
-    """Active users against licensed seats (seat_utilisation: 1.0 = every seat active), or
-    daily against monthly active users (dau_mau), by date."""
-    points = for_chart(history.select("as_of_date", "value"))
-    line = (
-        alt.Chart(points)
-        .mark_line(point=alt.OverlayMarkDef(filled=True, size=40), color="#2f6db3")
-        .encode(
-            x=alt.X("as_of_date:T", title=None, axis=alt.Axis(format="%d %b")),
-            y=alt.Y("value:Q", title=label, axis=alt.Axis(format="%")),
-            tooltip=["as_of_date:T", alt.Tooltip("value:Q", format=".1%", title=label)],
+def weekly_active_users(weeks: pl.DataFrame) -> alt.TopLevelMixin:
+    """Active users per ISO week as bars (a week still being counted paler), with the
+    licensed seats as a line."""
+    points = for_chart(
+        weeks.select(
+            "week_start",
+            "as_of_date",
+            "complete",
+            "active_users",
+            "licensed_seats",
+            "active_user_share",
+            week=pl.col("week_start").dt.strftime("%d %b"),
         )
     )
-    rules = pl.DataFrame(
-        {
-            "level": [1.0] + ([target] if target is not None else []),
-            "meaning": ["every licensed seat" if measure == "seat_utilisation" else "100%"]
-            + ([f"target {target:.0%}"] if target is not None else []),
-        }
-    )
-    rule = (
-        alt.Chart(rules)
-        .mark_rule(strokeDash=[5, 4], color=PEER)
-        .encode(y="level:Q", tooltip=["meaning:N"])
-    )
-    text = (
-        alt.Chart(rules)
-        .mark_text(align="left", dx=4, dy=-6, color=PEER, fontSize=10)
-        .encode(y="level:Q", x=alt.value(0), text="meaning:N")
-    )
-    title = (
-        "Active users against licensed seats (30-day active users / seats)"
-        if measure == "seat_utilisation"
-        else "Daily against monthly active users"
-    )
-    return styled(alt.layer(rule, text, line).properties(width=WIDTH, height=HEIGHT, title=title))
-
-
-def adoption(measures: pl.DataFrame) -> alt.TopLevelMixin:
-    """Adoption shares of the account beside its segment's median, one bar pair each."""
-    long = pl.concat(
-        [
-            measures.select("label", share="raw_value", who=pl.lit("This account")),
-            measures.select("label", share="segment_median_raw", who=pl.lit("Segment median")),
-        ]
-    )
-    return styled(
-        alt.Chart(long)
+    order = points["week"].to_list()
+    series = ["Weekly active users", "Licensed seats"]
+    colour = alt.Scale(domain=series, range=[USERS, INK])
+    x = alt.X("week:N", title="Week starting", sort=order, axis=alt.Axis(labelAngle=0))
+    tooltip = [
+        alt.Tooltip("week_start:T", title="week starting"),
+        alt.Tooltip("as_of_date:T", title="counted to"),
+        alt.Tooltip("active_users:Q", title="active users"),
+        alt.Tooltip("licensed_seats:Q", title="licensed seats"),
+        alt.Tooltip("active_user_share:Q", title="of seats", format=".0%"),
+    ]
+    bars = (
+        alt.Chart(points)
         .mark_bar()
         .encode(
-            y=alt.Y("label:N", title=None, sort=measures["label"].to_list()),
-            yOffset=alt.YOffset("who:N", sort=["This account", "Segment median"]),
-            x=alt.X("share:Q", title="Adoption", axis=alt.Axis(format="%")),
-            color=alt.Color(
-                "who:N",
-                title=None,
-                sort=["This account", "Segment median"],
-                scale=alt.Scale(range=["#2f6db3", PEER]),
-            ),
-            tooltip=["label:N", "who:N", alt.Tooltip("share:Q", format=".1%")],
+            x=x,
+            y=alt.Y("active_users:Q", title="Users"),
+            color=alt.ColorDatum(series[0], scale=colour, title=None),
+            opacity=alt.condition("datum.complete", alt.value(1.0), alt.value(0.45)),
+            tooltip=tooltip,
         )
-        .properties(width=WIDTH - 120, title="Feature and seat adoption")
+    )
+    seats = (
+        alt.Chart(points)
+        .mark_line(point=alt.OverlayMarkDef(filled=True, size=30), strokeDash=[5, 3])
+        .encode(
+            x=x,
+            y="licensed_seats:Q",
+            color=alt.ColorDatum(series[1], scale=colour),
+            tooltip=tooltip,
+        )
+    )
+    title = alt.Title(
+        "Weekly active users against licensed seats",
+        subtitle=[] if points["complete"].all() else ["Paler: a week still being counted"],
+        subtitleColor=PEER,
+    )
+    return styled(alt.layer(bars, seats).properties(width=WIDTH, height=HEIGHT, title=title))
+
+
+def feature_adoption(features: pl.DataFrame, week: str) -> alt.TopLevelMixin:
+    """One bar per catalog feature: the share of the week's active users who used it,
+    core features in their own colour and marked in the label."""
+    kinds = ["Core feature", "Other feature"]
+    bars = features.select(
+        "adoption",
+        "users",
+        "events",
+        name=pl.col("feature").str.replace_all("_", " ")
+        + pl.when(pl.col("is_core")).then(pl.lit(" (core)")).otherwise(pl.lit("")),
+        kind=pl.when(pl.col("is_core")).then(pl.lit(kinds[0])).otherwise(pl.lit(kinds[1])),
+    ).with_columns(pl.col("adoption").fill_null(0.0))
+    base = alt.Chart(bars).encode(
+        y=alt.Y("name:N", title=None, sort=bars["name"].to_list()),
+        x=alt.X(
+            "adoption:Q",
+            title="Active users who used the feature",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+    )
+    return styled(
+        alt.layer(
+            base.mark_bar().encode(
+                color=alt.Color(
+                    "kind:N", title=None, scale=alt.Scale(domain=kinds, range=[USERS, PEER])
+                ),
+                tooltip=[
+                    "name:N",
+                    alt.Tooltip("adoption:Q", format=".1%"),
+                    "users:Q",
+                    "events:Q",
+                ],
+            ),
+            base.mark_text(align="left", dx=4, color=INK, fontSize=10).encode(
+                text=alt.Text("adoption:Q", format=".0%")
+            ),
+        ).properties(
+            width=WIDTH - 160, height=alt.Step(18), title=f"Feature adoption, week of {week}"
+        )
     )
 
 

@@ -29,6 +29,10 @@ RETENTION_MONTHS = 24
 STEADY = 0.005  # a measure's 0..1 value moving less than this is "steady"
 WIN_MIN_GAIN = 0.05  # ... and moving up at least this much is a win
 WIN_MIN_SCORE_POINTS = 2.0  # a health score up this many points is a win
+MOST_USED_FEATURES = 3
+UNDER_USED_FEATURES = 5
+UNDER_USED_BELOW = 0.5  # a feature used by fewer than this share of the week's active users
+COMPARE_WEEKS = 4  # the monthly update compares the usage week with this many weeks before
 REQUIRED_TABLES = (
     "account_health",
     "health_measures",
@@ -40,6 +44,8 @@ REQUIRED_TABLES = (
     "mrr_movements",
     "expansion_opportunities",
     "onboarding",
+    "weekly_usage",
+    "feature_adoption",
 )
 # Days until an action item is due, by the severity of its alert or the account's cadence.
 DUE_DAYS_BY_SEVERITY = {"critical": 1, "high": 7, "medium": 14, "info": 30}
@@ -250,9 +256,6 @@ MONTHLY_NUMBERS = (
     "support_csat",
     "nps",
 )
-# Active users over time: seat utilisation (five_dimension) or DAU/MAU (four_component).
-ACTIVE_USER_MEASURES = ("seat_utilisation", "dau_mau")
-ADOPTION_MEASURES = ("seat_utilisation", "feature_breadth", "core_feature_adoption", "dau_mau")
 
 KPIS: dict[str, tuple[str, str]] = {
     "share_green": ("Accounts green", "share"),
@@ -407,7 +410,10 @@ class AccountFigures:
     period_days: int
     account: dict  # mart.account_health on as_of, with the period's start and segment median
     measures: pl.DataFrame  # one row per measure, with label, unit, target, met, trend
-    history: pl.DataFrame  # as_of_date, series (health_score or a measure), value, tier
+    history: pl.DataFrame  # as_of_date, health_score, tier: each published date of the period
+    weekly_usage: pl.DataFrame  # mart.weekly_usage from COMPARE_WEEKS weeks before the period
+    usage_week: dict | None  # the row of weekly_usage that features and power users describe
+    features: pl.DataFrame  # mart.feature_adoption of the usage week, one row per feature
     alerts: pl.DataFrame  # episodes open on as_of or cleared in the period
     actions: pl.DataFrame  # item, source, owner, due
     mrr: pl.DataFrame  # last 13 months of MRR with movements
@@ -439,11 +445,6 @@ class AccountFigures:
         return self.measures.filter(pl.col("target").is_not_null()).sort("weight", descending=True)
 
     @property
-    def strongest_usage(self) -> pl.DataFrame:
-        usage = self.section("usage").filter(pl.col("value").is_not_null())
-        return usage.filter(pl.col("value") >= 0.6).sort("value", descending=True).head(3)
-
-    @property
     def weakest_usage(self) -> pl.DataFrame:
         usage = self.section("usage").filter(pl.col("value").is_not_null())
         return usage.filter(pl.col("value") < 0.6).sort("value").head(3)
@@ -460,21 +461,60 @@ class AccountFigures:
     def cleared_alerts(self) -> pl.DataFrame:
         return self.alerts.filter(~pl.col("is_open"))
 
-    def series(self, name: str) -> pl.DataFrame:
-        return self.history.filter((pl.col("series") == name) & pl.col("value").is_not_null())
+    @property
+    def period_weeks(self) -> pl.DataFrame:
+        """The weeks of weekly_usage that start in the period, oldest first."""
+        return self.weekly_usage.filter(pl.col("week_start") >= self.since)
 
     @property
-    def active_user_measure(self) -> str | None:
-        """The first of ACTIVE_USER_MEASURES with values in the period, if any."""
-        present = set(self.history.drop_nulls("value")["series"].to_list())
-        return next((name for name in ACTIVE_USER_MEASURES if name in present), None)
-
-    @property
-    def adoption(self) -> pl.DataFrame:
-        """Adoption measures (shares) of the account beside its segment's median."""
-        return self.measures.filter(
-            pl.col("measure").is_in(ADOPTION_MEASURES) & pl.col("raw_value").is_not_null()
+    def most_used_features(self) -> pl.DataFrame:
+        """The features used by the largest share of the usage week's active users (then
+        by events), among those used at all."""
+        return (
+            self.features.filter(pl.col("users") > 0)
+            .sort("adoption", "events", "feature", descending=[True, True, False])
+            .head(MOST_USED_FEATURES)
         )
+
+    @property
+    def under_used_features(self) -> pl.DataFrame:
+        """Features used by under UNDER_USED_BELOW of the usage week's active users (unused
+        ones too), core features first, then the least adopted."""
+        return (
+            self.features.join(self.most_used_features, on="feature", how="anti")
+            .filter(pl.col("adoption") < UNDER_USED_BELOW)
+            .sort(pl.col("is_core").not_(), "adoption", "events", "feature", nulls_last=True)
+            .head(UNDER_USED_FEATURES)
+        )
+
+    @property
+    def power_users(self) -> pl.DataFrame:
+        """The usage week's most active users: product user id, active days, events."""
+        if self.usage_week is None:
+            return pl.DataFrame(
+                schema={"user_id": pl.String, "active_days": pl.Int64, "events": pl.Int64}
+            )
+        return (
+            self.weekly_usage.filter(pl.col("week_start") == self.usage_week["week_start"])
+            .select(pl.col("top_users").explode())
+            .drop_nulls()
+            .unnest("top_users")
+        )
+
+    @property
+    def active_users_trend(self) -> dict | None:
+        """Active users and seats of the usage week and of the week COMPARE_WEEKS before
+        it (None when that week is not published)."""
+        if self.usage_week is None:
+            return None
+        earlier_start = self.usage_week["week_start"] - dt.timedelta(weeks=COMPARE_WEEKS)
+        earlier = one_row(self.weekly_usage.filter(pl.col("week_start") == earlier_start))
+        return {
+            **self.usage_week,
+            "earlier_week_start": earlier_start,
+            "earlier_active_users": earlier["active_users"] if earlier else None,
+            "earlier_licensed_seats": earlier["licensed_seats"] if earlier else None,
+        }
 
     @property
     def numbers(self) -> pl.DataFrame:
@@ -586,6 +626,16 @@ def account_measures(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def choose_usage_week(weekly_usage: pl.DataFrame, since: dt.date) -> dict | None:
+    """The week a pack describes usage for: the newest complete week starting on or after
+    `since`, else the newest week (still being counted) that does; None without either."""
+    return one_row(
+        weekly_usage.filter(pl.col("week_start") >= since).sort(
+            "complete", "week_start", descending=True
+        )
+    )
+
+
 def weakest_measures(measures: pl.DataFrame, count: int = 3) -> pl.DataFrame:
     """The measures losing the most points to full marks that have advice to give."""
     return (
@@ -667,18 +717,30 @@ def account_figures(
     measures = account_measures(query(connection, "reports_account_measures", **parameters))
     risk = account_row(connection, "risk_register", account_id)
     current = risk is not None and risk["as_of_date"] == as_of
+    weekly_usage = query(
+        connection,
+        "reports_account_weekly_usage",
+        weeks_since=since - dt.timedelta(weeks=COMPARE_WEEKS),
+        **parameters,
+    )
+    usage_week = choose_usage_week(weekly_usage, since)
+    features = query(
+        connection,
+        "reports_account_feature_adoption",
+        week_start=usage_week["week_start"] if usage_week else None,
+        week_as_of=usage_week["as_of_date"] if usage_week else None,
+        **parameters,
+    )
     return AccountFigures(
         as_of=as_of,
         latest=latest,
         period_days=period_days,
         account=account,
         measures=measures,
-        history=query(
-            connection,
-            "reports_account_history",
-            measures=list(ACTIVE_USER_MEASURES),
-            **parameters,
-        ),
+        history=query(connection, "reports_account_history", **parameters),
+        weekly_usage=weekly_usage,
+        usage_week=usage_week,
+        features=features,
         alerts=alerts,
         actions=action_items(measures, alerts, risk, as_of, current),
         mrr=query(connection, "reports_account_mrr", **parameters),

@@ -25,6 +25,7 @@ from pipelines.reports import charts
 from pipelines.reports.data import (
     MEASURES,
     MONTH_DAYS,
+    UNDER_USED_BELOW,
     AccountFigures,
     PortfolioFigures,
     account_figures,
@@ -123,7 +124,9 @@ def environment() -> jinja2.Environment:
         quarter=quarter,
         words=lambda text: str(text).replace("_", " "),
     )
-    templates.globals.update(tier_marks=TIER_MARKS, measures=MEASURES)
+    templates.globals.update(
+        tier_marks=TIER_MARKS, measures=MEASURES, under_used_below=UNDER_USED_BELOW
+    )
     return templates
 
 
@@ -146,17 +149,13 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
 def account_charts(figures: AccountFigures) -> dict[str, str]:
     """The QBR's charts (Vega-Lite JSON) by file suffix; a chart without data is left out."""
     found: dict[str, object] = {}
-    scores = figures.series("health_score")
-    if scores.height:
-        found["health"] = charts.health_score(scores, figures.tiers)
-    measure = figures.active_user_measure
-    if measure:
-        info = MEASURES[measure]
-        found["active-users"] = charts.active_users(
-            figures.series(measure), measure, info.label, info.target
-        )
-    if figures.adoption.height:
-        found["adoption"] = charts.adoption(figures.adoption)
+    if figures.history.height:
+        found["health"] = charts.health_score(figures.history, figures.tiers)
+    if figures.period_weeks.height:
+        found["active-users"] = charts.weekly_active_users(figures.period_weeks)
+    if figures.features["adoption"].is_not_null().any():
+        week = figures.usage_week["week_start"].strftime("%-d %b %Y")
+        found["adoption"] = charts.feature_adoption(figures.features, week)
     return {name: charts.spec(chart) for name, chart in found.items()}
 
 
