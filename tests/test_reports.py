@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from pipelines.cli import main
-from pipelines.reports.render import in_unit
+from pipelines.reports.render import comparison_text, in_unit
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
@@ -124,15 +124,17 @@ def test_a_qbr_pack_holds_the_marts_numbers(book, warehouse, tmp_path, capsys):
         account_id,
         day,
     )
+    from pipelines.reports.config import load_report_config
     from pipelines.reports.data import MEASURES
 
-    targeted = measures.filter(
-        pl.col("measure").is_in([name for name, m in MEASURES.items() if m.target is not None])
-    )
+    targets = load_report_config().targets
+    targeted = measures.filter(pl.col("measure").is_in(list(targets)))
     assert targeted.height >= 5
     for measure, raw in targeted.iter_rows():
-        info = MEASURES[measure]
-        assert f"| {info.label} | " in text
+        info, (comparison, target) = MEASURES[measure], targets[measure]
+        assert (
+            f"| {info.label} | {comparison_text(comparison)} {in_unit(target, info.unit)} |" in text
+        )
         assert f'<tr data-measure="{measure}"><td>{info.label}</td>' in page
         assert f"| {in_unit(raw, info.unit)} |" in text, measure
     seats = measures.filter(pl.col("measure") == "seat_utilisation")["raw_value"][0]
@@ -370,6 +372,32 @@ def test_the_portfolio_page_holds_the_marts_numbers(book, warehouse, tmp_path, c
         assert f'id="{chart}"><svg' in html
     assert_self_contained(page, charts=3)
     assert_no_personal_data(book, page)
+
+
+def test_the_reports_read_their_config(warehouse, tmp_path):
+    """Windows and list lengths come from config/reports.yaml, or the config given."""
+    from pipelines.reports.config import load_report_config
+    from pipelines.reports.render import write_portfolio
+
+    config = load_report_config()
+    config = config.model_copy(
+        update={
+            "portfolio": config.portfolio.model_copy(
+                update={"risk_register_rows": 5, "renewal_window_days": 60}
+            )
+        }
+    )
+    html = write_portfolio(warehouse, tmp_path, config).read_text()
+    table = html.split('<table id="risk-register">')[1].split("</table>")[0]
+    assert len(re.findall(r'data-account="([^"]+)"', table)) == 5
+    assert "Renewals in the next 60 days" in html and "next 120 days" not in html
+    renewals = mart(
+        warehouse,
+        "SELECT account_id FROM mart.renewal_pipeline WHERE days_to_renewal BETWEEN 0 AND 60 "
+        "ORDER BY renewal_date, arr DESC, account_id",
+    )
+    table = html.split('<table id="renewals">')[1].split("</table>")[0]
+    assert re.findall(r'data-account="([^"]+)"', table) == renewals["account_id"].to_list()
 
 
 def test_report_errors_are_one_line(warehouse, tmp_path, capsys):

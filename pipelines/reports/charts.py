@@ -237,7 +237,11 @@ def renewals(rows: pl.DataFrame, days: int) -> alt.TopLevelMixin:
     """ARR renewing in the next `days` days by stage, split by renewal zone."""
     zones = ["green", "yellow", "red"]
     # Summed here, not in Vega-Lite: a large book renews thousands of accounts.
-    totals = rows.group_by("stage", "renewal_zone").agg(pl.col("arr").sum())
+    totals = (
+        rows.group_by("stage", "renewal_zone")
+        .agg(pl.col("arr").sum())
+        .sort("stage", "renewal_zone")
+    )
     return styled(
         alt.Chart(totals)
         .mark_bar()

@@ -18,21 +18,10 @@ import duckdb
 import polars as pl
 
 import sql
+from pipelines.reports.config import ReportConfig
 from pipelines.scorecards import load_scorecard
 from pipelines.settings import ConfigError
 
-REVIEW_PERIOD_DAYS = 90  # a QBR looks back one quarter
-MONTH_DAYS = 30  # the monthly update looks back this far
-RENEWAL_WINDOW_DAYS = 120  # the portfolio's upcoming renewals
-RISK_REGISTER_ROWS = 20
-RETENTION_MONTHS = 24
-STEADY = 0.005  # a measure's 0..1 value moving less than this is "steady"
-WIN_MIN_GAIN = 0.05  # ... and moving up at least this much is a win
-WIN_MIN_SCORE_POINTS = 2.0  # a health score up this many points is a win
-MOST_USED_FEATURES = 3
-UNDER_USED_FEATURES = 5
-UNDER_USED_BELOW = 0.5  # a feature used by fewer than this share of the week's active users
-COMPARE_WEEKS = 4  # the monthly update compares the usage week with this many weeks before
 REQUIRED_TABLES = (
     "account_health",
     "health_measures",
@@ -59,14 +48,12 @@ class ReportError(Exception):
 @dataclass(frozen=True)
 class Measure:
     """How a report shows a measure of mart.health_measures: its name for people, the unit
-    of raw_value, the target a QBR holds it to (from the playbooks) and what to do when
-    it is weak."""
+    of raw_value and what to do when it is weak. The target a QBR holds it to is in
+    config/reports.yaml (`targets`)."""
 
     label: str
     unit: str  # share, per_week, count, days, score5, score10, nps, percentile, level, usd
     section: str  # usage, engagement, support, satisfaction, financial
-    comparison: str | None = None
-    target: float | None = None
     advice: str = ""
 
 
@@ -75,48 +62,36 @@ MEASURES: dict[str, Measure] = {
         "Active users / licensed seats (30 days)",
         "share",
         "usage",
-        ">=",
-        0.70,
         "Get the inactive seats started: targeted training for the teams not logging in",
     ),
     "feature_breadth": Measure(
         "Catalog features used (30 days)",
         "share",
         "usage",
-        ">=",
-        0.60,
         "Run a workflow workshop on the features the team has not tried yet",
     ),
     "core_feature_adoption": Measure(
         "Core features used (30 days)",
         "share",
         "usage",
-        ">=",
-        0.60,
         "Enable the core features still unused and show one workflow for each",
     ),
     "login_rate": Measure(
         "Logins per seat per week",
         "per_week",
         "usage",
-        ">=",
-        3.0,
         "Build a weekly habit: a recurring review meeting run inside the product",
     ),
     "dau_mau": Measure(
         "Daily / monthly active users",
         "share",
         "usage",
-        ">=",
-        0.30,
         "Move a daily task into the product so users return every day",
     ),
     "depth_of_use": Measure(
         "Depth of use (percentile in segment)",
         "percentile",
         "usage",
-        ">=",
-        0.50,
         "Pair light users with the most active ones to spread advanced workflows",
     ),
     "email_response": Measure(
@@ -135,8 +110,6 @@ MEASURES: dict[str, Measure] = {
         "Business reviews held (90 days)",
         "count",
         "engagement",
-        ">=",
-        1.0,
         "Book the next business review with the executive sponsor",
     ),
     "contact_recency": Measure(
@@ -161,32 +134,24 @@ MEASURES: dict[str, Measure] = {
         "NPS (-100..100, 180 days)",
         "nps",
         "satisfaction",
-        ">",
-        40.0,
         "Follow up with the detractors and close the loop on their feedback",
     ),
     "nps_category": Measure(
         "Mean NPS answer (0-10)",
         "score10",
         "satisfaction",
-        ">",
-        8.0,
         "Follow up with the detractors and close the loop on their feedback",
     ),
     "csat": Measure(
         "CSAT survey score (180 days)",
         "score5",
         "satisfaction",
-        ">",
-        4.5,
         "Review the low CSAT answers together and agree on fixes",
     ),
     "feedback": Measure(
         "Feedback survey score",
         "score5",
         "satisfaction",
-        ">",
-        4.5,
         "Review the low survey answers together and agree on fixes",
     ),
     "sentiment": Measure(
@@ -205,8 +170,6 @@ MEASURES: dict[str, Measure] = {
         "Support tickets (90 days)",
         "count",
         "support",
-        "<",
-        30.0,
         "Find the top ticket themes and fix their root cause with support",
     ),
     "critical_share": Measure(
@@ -219,8 +182,6 @@ MEASURES: dict[str, Measure] = {
         "Support CSAT (90 days)",
         "score5",
         "support",
-        ">",
-        4.5,
         "Review the low-rated tickets with the support team",
     ),
     "payment_status": Measure(
@@ -273,18 +234,27 @@ KPIS: dict[str, tuple[str, str]] = {
 }
 
 
-def measure_catalogue() -> pl.DataFrame:
-    """MEASURES as a frame, to join onto mart rows."""
+def measure_catalogue(targets: dict[str, tuple[str, float]]) -> pl.DataFrame:
+    """MEASURES as a frame with each measure's target (comparison, bound; null without
+    one), to join onto mart rows."""
     return pl.DataFrame(
-        [{"measure": name, **vars(info)} for name, info in MEASURES.items()],
+        [
+            {
+                "measure": name,
+                **vars(info),
+                "comparison": targets[name][0] if name in targets else None,
+                "target": targets[name][1] if name in targets else None,
+            }
+            for name, info in MEASURES.items()
+        ],
         schema={
             "measure": pl.String,
             "label": pl.String,
             "unit": pl.String,
             "section": pl.String,
+            "advice": pl.String,
             "comparison": pl.String,
             "target": pl.Float64,
-            "advice": pl.String,
         },
     )
 
@@ -408,10 +378,11 @@ class AccountFigures:
     as_of: dt.date
     latest: dt.date  # newest published date: the work lists (risk, renewal...) reflect it
     period_days: int
+    config: ReportConfig  # config/reports.yaml
     account: dict  # mart.account_health on as_of, with the period's start and segment median
     measures: pl.DataFrame  # one row per measure, with label, unit, target, met, trend
     history: pl.DataFrame  # as_of_date, health_score, tier: each published date of the period
-    weekly_usage: pl.DataFrame  # mart.weekly_usage from COMPARE_WEEKS weeks before the period
+    weekly_usage: pl.DataFrame  # mart.weekly_usage from compare_weeks before the period
     usage_week: dict | None  # the row of weekly_usage that features and power users describe
     features: pl.DataFrame  # mart.feature_adoption of the usage week, one row per feature
     alerts: pl.DataFrame  # episodes open on as_of or cleared in the period
@@ -473,18 +444,19 @@ class AccountFigures:
         return (
             self.features.filter(pl.col("users") > 0)
             .sort("adoption", "events", "feature", descending=[True, True, False])
-            .head(MOST_USED_FEATURES)
+            .head(self.config.features.most_used)
         )
 
     @property
     def under_used_features(self) -> pl.DataFrame:
-        """Features used by under UNDER_USED_BELOW of the usage week's active users (unused
-        ones too), core features first, then the least adopted."""
+        """Features used by under `features.under_used_below` of the usage week's active
+        users (unused ones too), core features first, then the least adopted."""
+        features = self.config.features
         return (
             self.features.join(self.most_used_features, on="feature", how="anti")
-            .filter(pl.col("adoption") < UNDER_USED_BELOW)
+            .filter(pl.col("adoption") < features.under_used_below)
             .sort(pl.col("is_core").not_(), "adoption", "events", "feature", nulls_last=True)
-            .head(UNDER_USED_FEATURES)
+            .head(features.under_used)
         )
 
     @property
@@ -503,11 +475,12 @@ class AccountFigures:
 
     @property
     def active_users_trend(self) -> dict | None:
-        """Active users and seats of the usage week and of the week COMPARE_WEEKS before
-        it (None when that week is not published)."""
+        """Active users and seats of the usage week and of the week `periods.compare_weeks`
+        before it (None when that week is not published)."""
         if self.usage_week is None:
             return None
-        earlier_start = self.usage_week["week_start"] - dt.timedelta(weeks=COMPARE_WEEKS)
+        weeks = self.config.periods.compare_weeks
+        earlier_start = self.usage_week["week_start"] - dt.timedelta(weeks=weeks)
         earlier = one_row(self.weekly_usage.filter(pl.col("week_start") == earlier_start))
         return {
             **self.usage_week,
@@ -530,9 +503,11 @@ class AccountFigures:
 
     @property
     def measure_wins(self) -> pl.DataFrame:
-        """Measures whose value rose by WIN_MIN_GAIN or more in the period, biggest first."""
+        """Measures whose value rose by `trends.win_min_gain` or more in the period,
+        biggest first."""
+        gain = self.config.trends.win_min_gain
         return (
-            self.measures.filter(pl.col("value") - pl.col("start_value") >= WIN_MIN_GAIN)
+            self.measures.filter(pl.col("value") - pl.col("start_value") >= gain)
             .sort(pl.col("contribution") - pl.col("start_contribution"), descending=True)
             .head(3)
         )
@@ -603,11 +578,12 @@ def tier_bands(scorecard: str) -> list[dict]:
     ]
 
 
-def account_measures(frame: pl.DataFrame) -> pl.DataFrame:
+def account_measures(frame: pl.DataFrame, config: ReportConfig) -> pl.DataFrame:
     """mart.health_measures rows with what the reports need: label, unit, target, whether
     it is met, the trend (better, worse or steady: the 0..1 value, where higher is always
     better) and the points lost to full marks."""
-    known = frame.join(measure_catalogue(), on="measure", how="left")
+    known = frame.join(measure_catalogue(config.targets), on="measure", how="left")
+    steady = config.trends.steady_below
     change = pl.col("value") - pl.col("start_value")
     return known.with_columns(
         pl.col("label").fill_null(pl.col("measure")),
@@ -617,9 +593,9 @@ def account_measures(frame: pl.DataFrame) -> pl.DataFrame:
         met=meets(pl.col("raw_value"), pl.col("comparison"), pl.col("target")),
         trend=pl.when(change.is_null())
         .then(None)
-        .when(change > STEADY)
+        .when(change > steady)
         .then(pl.lit("better"))
-        .when(change < -STEADY)
+        .when(change < -steady)
         .then(pl.lit("worse"))
         .otherwise(pl.lit("steady")),
         points_lost=(pl.col("effective_weight") - pl.col("contribution")).round(1),
@@ -651,9 +627,10 @@ def action_items(
     risk: dict | None,
     as_of: dt.date,
     current: bool,
+    advice_due_days: int,
 ) -> pl.DataFrame:
     """What to do next, each action once (its first source kept): the advice for the
-    measures losing the most points (with the customer, due in a month), the open
+    measures losing the most points (with the customer, due in `advice_due_days`), the open
     alerts' actions (due by severity), then the tier playbook of the risk register (due by
     review cadence; only when the register describes as_of)."""
     columns = {"item": pl.String, "source": pl.String, "owner": pl.String, "due": pl.Date}
@@ -661,7 +638,7 @@ def action_items(
         item=pl.col("advice"),
         source=pl.lit("measure: ") + pl.col("label"),
         owner=pl.lit("CSM and customer"),
-        due=pl.lit(as_of + dt.timedelta(days=REVIEW_PERIOD_DAYS // 3)),
+        due=pl.lit(as_of + dt.timedelta(days=advice_due_days)),
     )
     from_alerts = (
         alerts.filter(pl.col("is_open"))
@@ -694,10 +671,13 @@ def action_items(
 def account_figures(
     connection: duckdb.DuckDBPyConnection,
     account_id: str,
+    config: ReportConfig,
     as_of: dt.date | None = None,
-    period_days: int = REVIEW_PERIOD_DAYS,
+    period_days: int | None = None,
 ) -> AccountFigures:
-    """The figures of one account for `as_of` (default: the newest published date)."""
+    """The figures of one account for `as_of` (default: the newest published date), over
+    the last `period_days` (default: the QBR's `periods.qbr_days`)."""
+    period_days = period_days or config.periods.qbr_days
     as_of = resolve_as_of(connection, as_of)
     _, latest = published_dates(connection)
     since = as_of - dt.timedelta(days=period_days)
@@ -714,13 +694,13 @@ def account_figures(
             f"account '{account_id}' has no score on {as_of} (scored {scored[0]} .. {scored[1]})"
         )
     alerts = query(connection, "reports_account_alerts", **parameters)
-    measures = account_measures(query(connection, "reports_account_measures", **parameters))
+    measures = account_measures(query(connection, "reports_account_measures", **parameters), config)
     risk = account_row(connection, "risk_register", account_id)
     current = risk is not None and risk["as_of_date"] == as_of
     weekly_usage = query(
         connection,
         "reports_account_weekly_usage",
-        weeks_since=since - dt.timedelta(weeks=COMPARE_WEEKS),
+        weeks_since=since - dt.timedelta(weeks=config.periods.compare_weeks),
         **parameters,
     )
     usage_week = choose_usage_week(weekly_usage, since)
@@ -735,6 +715,7 @@ def account_figures(
         as_of=as_of,
         latest=latest,
         period_days=period_days,
+        config=config,
         account=account,
         measures=measures,
         history=query(connection, "reports_account_history", **parameters),
@@ -742,7 +723,7 @@ def account_figures(
         usage_week=usage_week,
         features=features,
         alerts=alerts,
-        actions=action_items(measures, alerts, risk, as_of, current),
+        actions=action_items(measures, alerts, risk, as_of, current, config.periods.qbr_days // 3),
         mrr=query(connection, "reports_account_mrr", **parameters),
         expansion=account_rows(connection, "expansion_opportunities", account_id).sort(
             "opportunity_type"
@@ -781,8 +762,11 @@ class PortfolioFigures:
         return self.kpis_by_csm["group_value"].unique(maintain_order=True).to_list()
 
 
-def portfolio_figures(connection: duckdb.DuckDBPyConnection) -> PortfolioFigures:
+def portfolio_figures(
+    connection: duckdb.DuckDBPyConnection, config: ReportConfig
+) -> PortfolioFigures:
     """The portfolio page's figures for the newest published date."""
+    portfolio = config.portfolio
     as_of = resolve_as_of(connection, None)
     kpis = (
         connection.sql(
@@ -809,7 +793,7 @@ def portfolio_figures(connection: duckdb.DuckDBPyConnection) -> PortfolioFigures
         )
         .sort("group_value", "position")
     )
-    renewals = query(connection, "reports_renewals", days=RENEWAL_WINDOW_DAYS)
+    renewals = query(connection, "reports_renewals", days=portfolio.renewal_window_days)
     return PortfolioFigures(
         as_of=as_of,
         headline={
@@ -821,8 +805,8 @@ def portfolio_figures(connection: duckdb.DuckDBPyConnection) -> PortfolioFigures
         tiers=query(connection, "reports_tier_distribution", as_of=as_of),
         kpis=book,
         kpis_by_csm=every_cell,
-        retention=query(connection, "reports_retention", months=RETENTION_MONTHS),
-        risk=query(connection, "reports_risk_register", limit=RISK_REGISTER_ROWS),
+        retention=query(connection, "reports_retention", months=portfolio.retention_months),
+        risk=query(connection, "reports_risk_register", limit=portfolio.risk_register_rows),
         renewals=renewals,
-        renewal_window_days=RENEWAL_WINDOW_DAYS,
+        renewal_window_days=portfolio.renewal_window_days,
     )

@@ -22,10 +22,8 @@ import jinja2
 import polars as pl
 
 from pipelines.reports import charts
+from pipelines.reports.config import ReportConfig, load_report_config
 from pipelines.reports.data import (
-    MEASURES,
-    MONTH_DAYS,
-    UNDER_USED_BELOW,
     AccountFigures,
     PortfolioFigures,
     account_figures,
@@ -124,9 +122,7 @@ def environment() -> jinja2.Environment:
         quarter=quarter,
         words=lambda text: str(text).replace("_", " "),
     )
-    templates.globals.update(
-        tier_marks=TIER_MARKS, measures=MEASURES, under_used_below=UNDER_USED_BELOW
-    )
+    templates.globals.update(tier_marks=TIER_MARKS)
     return templates
 
 
@@ -160,10 +156,14 @@ def account_charts(figures: AccountFigures) -> dict[str, str]:
 
 
 def qbr_pack(
-    connection: duckdb.DuckDBPyConnection, account_id: str, as_of: dt.date | None, out: Path
+    connection: duckdb.DuckDBPyConnection,
+    account_id: str,
+    as_of: dt.date | None,
+    out: Path,
+    config: ReportConfig,
 ) -> list[Path]:
     """Write the account's QBR pack (Markdown with PNG charts, and HTML with inline SVG)."""
-    figures = account_figures(connection, account_id, as_of)
+    figures = account_figures(connection, account_id, config, as_of)
     folder = out / figures.as_of.isoformat() / "qbr"
     stem = safe_name(account_id)
     found = account_charts(figures)
@@ -184,10 +184,16 @@ def qbr_pack(
 
 
 def monthly_update(
-    connection: duckdb.DuckDBPyConnection, account_id: str, out: Path, as_of: dt.date | None = None
+    connection: duckdb.DuckDBPyConnection,
+    account_id: str,
+    out: Path,
+    config: ReportConfig,
+    as_of: dt.date | None = None,
 ) -> Path:
     """Write the account's monthly update email draft, as plain text."""
-    figures = account_figures(connection, account_id, as_of, period_days=MONTH_DAYS)
+    figures = account_figures(
+        connection, account_id, config, as_of, period_days=config.periods.monthly_days
+    )
     text = environment().get_template("monthly.txt.j2").render(f=figures, a=figures.account)
     return write_atomic(
         out / figures.as_of.isoformat() / "monthly" / f"{safe_name(account_id)}.txt", text
@@ -212,9 +218,9 @@ def portfolio_charts(figures: PortfolioFigures) -> dict[str, str]:
     return {name: charts.svg(charts.spec(chart), name) for name, chart in found.items()}
 
 
-def portfolio_page(connection: duckdb.DuckDBPyConnection, out: Path) -> Path:
+def portfolio_page(connection: duckdb.DuckDBPyConnection, out: Path, config: ReportConfig) -> Path:
     """Write the portfolio page: one HTML file with everything inline."""
-    figures = portfolio_figures(connection)
+    figures = portfolio_figures(connection, config)
     html = (
         environment()
         .get_template("portfolio.html.j2")
@@ -223,31 +229,51 @@ def portfolio_page(connection: duckdb.DuckDBPyConnection, out: Path) -> Path:
     return write_atomic(out / figures.as_of.isoformat() / "portfolio.html", html)
 
 
-def write_qbr(published: Path, account_id: str, as_of: dt.date | None, out: Path) -> list[Path]:
+# The entry points. Each takes the reports config, config/reports.yaml when not given
+# (a bad value raises ConfigError naming its key before anything is read or written).
+
+
+def write_qbr(
+    published: Path,
+    account_id: str,
+    as_of: dt.date | None,
+    out: Path,
+    config: ReportConfig | None = None,
+) -> list[Path]:
+    config = config or load_report_config()
     with open_published(published) as connection:
-        return qbr_pack(connection, account_id, as_of, out)
+        return qbr_pack(connection, account_id, as_of, out, config)
 
 
-def write_monthly(published: Path, account_id: str, out: Path) -> Path:
+def write_monthly(
+    published: Path, account_id: str, out: Path, config: ReportConfig | None = None
+) -> Path:
+    config = config or load_report_config()
     with open_published(published) as connection:
-        return monthly_update(connection, account_id, out)
+        return monthly_update(connection, account_id, out, config)
 
 
-def write_portfolio(published: Path, out: Path) -> Path:
+def write_portfolio(published: Path, out: Path, config: ReportConfig | None = None) -> Path:
+    config = config or load_report_config()
     with open_published(published) as connection:
-        return portfolio_page(connection, out)
+        return portfolio_page(connection, out, config)
 
 
 def write_top_account_packs(
-    published: Path, out: Path, count: int, monthly: bool = True
+    published: Path,
+    out: Path,
+    count: int,
+    monthly: bool = True,
+    config: ReportConfig | None = None,
 ) -> dict[str, list[Path]]:
     """QBR packs (and monthly drafts) for the first `count` accounts of the risk register,
     by account."""
+    config = config or load_report_config()
     with open_published(published) as connection:
         return {
             account_id: [
-                *qbr_pack(connection, account_id, None, out),
-                *([monthly_update(connection, account_id, out)] if monthly else []),
+                *qbr_pack(connection, account_id, None, out, config),
+                *([monthly_update(connection, account_id, out, config)] if monthly else []),
             ]
             for account_id in top_accounts(connection, count)
         }
