@@ -546,3 +546,26 @@ def test_an_empty_file_is_an_empty_delivery(extracts, connection):
     assert report.loaded == [D1]
     files = table(connection, "SELECT * FROM quarantine.rejected_files")
     assert files.height == 1 and "missing required column" in files["message"][0]
+
+
+def test_a_known_account_keeps_the_owner_of_its_newest_delivery(extracts, connection):
+    """Owners change between snapshots; an account that left the CRM keeps its last one,
+    and a newest row without an owner leaves the owner empty."""
+    write_delivery(
+        extracts,
+        "crm_accounts",
+        D1,
+        rows_of("crm_accounts", 1, csm_owner="csm_1")
+        + rows_of("crm_accounts", 1, account_id="A2", csm_owner="csm_1"),
+    )
+    write_delivery(
+        extracts,
+        "crm_accounts",
+        D2,
+        rows_of("crm_accounts", 1, csm_owner=None)
+        + rows_of("crm_accounts", 1, account_id="A2", csm_owner="csm_2"),
+    )
+    write_delivery(extracts, "crm_accounts", D3, rows_of("crm_accounts", 1, csm_owner=None))
+    load_all(connection, extracts, D3)
+    owners = table(connection, "SELECT account_id, csm_owner FROM core.known_accounts ORDER BY 1")
+    assert owners.rows() == [("A1", None), ("A2", "csm_2")]
