@@ -272,7 +272,7 @@ def contacts(accounts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "contact_id": np.char.add("C", number),
-            "account_id": account_ids,
+            "account_id": pl.Series(account_ids, dtype=pl.String),
             "full_name": np.char.add("Contact Person ", number),
             "email": np.char.add(
                 np.char.add(np.char.add("contact", number), "@"),
@@ -345,7 +345,7 @@ def product_events(
                 _timestamps(rng, np.full(n, np.datetime64(day))).dt.replace_time_zone("UTC")
             ),
             "user_id": pl.Series(user + 1).cast(pl.String),
-            "account_id": account_ids,
+            "account_id": pl.Series(account_ids, dtype=pl.String),
             "event_name": names.astype(str),
             "session_id": pl.Series(user * 1000 + rng.integers(0, 4, n)).cast(pl.String),
             "duration_s": np.round(rng.exponential(40, n), 1),
