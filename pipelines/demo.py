@@ -6,7 +6,6 @@ import argparse
 import datetime as dt
 import shutil
 import sys
-from pathlib import Path
 
 from pipelines.demo_book import BookShape, generate_book
 from pipelines.resources import Warehouse, lake_dir_for
@@ -62,20 +61,22 @@ def demo(args: argparse.Namespace, warehouse: Warehouse) -> int:
     print("   or in Python:    duckdb.connect(path, read_only=True)\n")
     print("Three queries to try:\n")
     print(EXAMPLE_QUERIES)
-    write_reports(warehouse)
+    print_reports(warehouse, shape.last_day)
     return 0
 
 
-def write_reports(warehouse: Warehouse, accounts: int = 3) -> list[Path]:
-    """The portfolio page and QBR packs for the first `accounts` of the risk register,
-    under `reports/` beside the published file; prints their paths."""
-    from pipelines.reports.render import write_portfolio, write_top_account_packs
+def print_reports(warehouse: Warehouse, as_of: dt.date) -> None:
+    """Where the nightly job's report assets (assets/reports.py) wrote the portfolio page
+    and the QBR packs of the accounts to call first, for the newest date."""
+    from assets.reports import ACCOUNT_PACKS, reports_dir
+    from pipelines.reports.data import open_published, top_accounts
+    from pipelines.reports.render import safe_name
 
-    out = warehouse.published_path.parent / "reports"
-    portfolio = write_portfolio(warehouse.published_path, out)
-    packs = write_top_account_packs(warehouse.published_path, out, accounts, monthly=False)
-    print(f"\nReports (cshealth report qbr|monthly|portfolio writes more) in {out}:")
-    print(f"  portfolio page:  {portfolio}")
-    for account_id, paths in packs.items():
-        print(f"  QBR {account_id}:  {paths[0]}  {paths[1]}")
-    return [portfolio, *(path for paths in packs.values() for path in paths)]
+    folder = reports_dir(warehouse) / as_of.isoformat()
+    with open_published(warehouse.published_path) as connection:
+        accounts = top_accounts(connection, ACCOUNT_PACKS)
+    print(f"\nReports (cshealth report qbr|monthly|portfolio writes more) in {folder.parent}:")
+    print(f"  portfolio page:  {folder / 'portfolio.html'}")
+    for account_id in accounts:
+        pack = folder / "qbr" / safe_name(account_id)
+        print(f"  QBR {account_id}:  {pack}.md  {pack}.html")

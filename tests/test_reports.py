@@ -20,7 +20,7 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
     """A 40-account book run for its last 2 days by `cshealth demo`: the report assets
-    write during each run, and the demo writes the portfolio and three QBR packs."""
+    write during each run, and the demo prints where the last run wrote them."""
     root = tmp_path_factory.mktemp("reports")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CSHEALTH_DAGSTER_STORAGE", str(root / "dagster"))
