@@ -14,8 +14,6 @@ import datetime as dt
 import duckdb
 import polars as pl
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -27,7 +25,7 @@ from dagster import (
 )
 
 import sql
-from assets.ingest import markdown_table
+from assets.ingest import invariant_check, markdown_table
 from pipelines.resources import Warehouse
 from pipelines.scorecards import MEASURES, Scorecard
 
@@ -296,15 +294,6 @@ def build_health_asset(partitions_def: PartitionsDefinition, upstream: list[Asse
             },
         )
         yield MaterializeResult(asset_key=HEALTH_MEASURES, metadata={"rows": measures})
-        yield AssetCheckResult(
-            asset_key=ACCOUNT_HEALTH,
-            check_name="scores_consistent",
-            passed=problems.is_empty(),
-            severity=AssetCheckSeverity.ERROR,
-            metadata={
-                "failing_rows": len(problems),
-                "examples": MetadataValue.md(markdown_table(problems)),
-            },
-        )
+        yield invariant_check(ACCOUNT_HEALTH, "scores_consistent", problems)
 
     return health_scores

@@ -407,6 +407,21 @@ def failure_cases(
     ).pl()
 
 
+def invariant_check(asset_key: AssetKey, check_name: str, problems: pl.DataFrame):
+    """A blocking check's result from the rows that break an invariant (none: passed),
+    with the first of them as a table a person reads."""
+    return AssetCheckResult(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=problems.is_empty(),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "failing_rows": len(problems),
+            "examples": MetadataValue.md(markdown_table(problems)),
+        },
+    )
+
+
 def markdown_table(frame: pl.DataFrame) -> str:
     if frame.is_empty():
         return "_none_"

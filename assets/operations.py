@@ -19,8 +19,6 @@ import datetime as dt
 import duckdb
 import polars as pl
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -33,7 +31,7 @@ from dagster import (
 
 import sql
 from assets.health import config_frames
-from assets.ingest import lake_dir, markdown_table
+from assets.ingest import invariant_check, lake_dir, markdown_table
 from assets.retention import newest_as_of
 from pipelines.operations import KPIS, Operations
 from pipelines.resources import Warehouse
@@ -288,15 +286,8 @@ def build_operations_asset(partitions_def: PartitionsDefinition, upstream: list[
                     **({"refreshed": latest} if name in LATEST_ONLY else {}),
                 },
             )
-        yield AssetCheckResult(
-            asset_key=AssetKey(["mart", "risk_register"]),
-            check_name="work_lists_consistent",
-            passed=problems.is_empty(),
-            severity=AssetCheckSeverity.ERROR,
-            metadata={
-                "failing_rows": len(problems),
-                "examples": MetadataValue.md(markdown_table(problems)),
-            },
+        yield invariant_check(
+            AssetKey(["mart", "risk_register"]), "work_lists_consistent", problems
         )
 
     return operations_marts

@@ -12,8 +12,6 @@ import datetime as dt
 import duckdb
 import polars as pl
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -25,7 +23,7 @@ from dagster import (
 )
 
 import sql
-from assets.ingest import markdown_table
+from assets.ingest import invariant_check, markdown_table
 from pipelines.resources import Warehouse
 from pipelines.settings import RetentionTargets
 
@@ -186,15 +184,6 @@ def build_retention_asset(partitions_def: PartitionsDefinition):
                 "whole_book": MetadataValue.md(markdown_table(figures)),
             },
         )
-        yield AssetCheckResult(
-            asset_key=RETENTION,
-            check_name="retention_consistent",
-            passed=problems.is_empty(),
-            severity=AssetCheckSeverity.ERROR,
-            metadata={
-                "failing_rows": len(problems),
-                "examples": MetadataValue.md(markdown_table(problems)),
-            },
-        )
+        yield invariant_check(RETENTION, "retention_consistent", problems)
 
     return retention_marts
