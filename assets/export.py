@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, PartitionsDefinition, asset
 
+from assets.publish import PUBLISHED
 from pipelines.resources import Warehouse
 
 HISTORY_TABLES = ("account_health", "health_measures", "portfolio_kpis")
@@ -97,7 +98,7 @@ def export_history(connection, table: str, target: Path, staging: Path, as_of: d
 def build_export_asset(partitions_def: PartitionsDefinition):
     @asset(
         key=AssetKey(["export", "parquet"]),
-        deps=[AssetKey(["publish", "warehouse"])],
+        deps=[PUBLISHED],
         group_name="publish",
         partitions_def=partitions_def,
         kinds={"parquet"},

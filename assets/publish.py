@@ -212,9 +212,12 @@ def publish(
     return counts
 
 
+PUBLISHED = AssetKey(["publish", "warehouse"])
+
+
 def build_publish_asset(partitions_def: PartitionsDefinition, upstream: list[AssetKey]):
     @asset(
-        key=AssetKey(["publish", "warehouse"]),
+        key=PUBLISHED,
         deps=upstream,
         group_name="publish",
         partitions_def=partitions_def,

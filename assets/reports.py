@@ -25,11 +25,11 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, PartitionsDefinition, asset
 
 import sql
+from assets.publish import PUBLISHED
 from pipelines.reports.render import write_portfolio, write_top_account_packs
 from pipelines.resources import Warehouse
 
 ACCOUNT_PACKS = 3
-PUBLISHED = AssetKey(["publish", "warehouse"])
 
 
 def reports_dir(warehouse: Warehouse) -> Path:

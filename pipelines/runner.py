@@ -13,14 +13,14 @@ from dagster import DagsterEventType, DagsterInstance, RunsFilter
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from assets.deliveries import find_deliveries
-from assets.publish import record_run
+from assets.publish import PUBLISHED, record_run
 from pipelines.jobs import NIGHTLY_JOB, build_definitions
 from pipelines.resources import Warehouse
 from pipelines.settings import REPO_ROOT
 
 PID_TAG = "cshealth/pid"
 KILLED = "killed: its process ended before the run finished"
-PUBLISH_STEP = "publish__warehouse"
+PUBLISH_STEP = PUBLISHED.to_python_identifier()  # the step key of the publish asset
 
 
 class RunError(Exception):

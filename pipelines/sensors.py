@@ -14,7 +14,6 @@ import datetime as dt
 from pathlib import Path
 
 from dagster import (
-    AssetKey,
     DagsterInstance,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -29,11 +28,10 @@ from dagster import (
     sensor,
 )
 
-from assets.publish import record_run
+from assets.publish import PUBLISHED, record_run
 from pipelines.resources import Warehouse
 
 READY_FILE = "_READY"
-PUBLISHED = AssetKey(["publish", "warehouse"])
 PARTITION_TAG = "dagster/partition"
 
 
