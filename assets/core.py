@@ -175,6 +175,11 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
             sql.load("core_dataset_status"),
             {"as_of": as_of, "datasets": list(DATASETS)},
         )
+        # The publish copies only the dates marked (assets/publish.py).
+        connection.execute(
+            "INSERT OR IGNORE INTO main.unpublished_dates VALUES ('quarantine.rejected_rows', ?)",
+            [as_of],
+        )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

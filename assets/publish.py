@@ -1,14 +1,24 @@
 """Publish layer: copy what analysts may read into a new DuckDB file and rename it over
 the published one.
 
-The working database is never opened by analysts. The published file is written whole
-under a temporary name beside it and moved into place with `os.replace`, which is
-atomic on one file system: a reader that has the old file open keeps reading the old
+The working database is never opened by analysts. The published file is written under
+a temporary name beside it and moved into place with `os.replace`, which is atomic on
+one file system: a reader that has the old file open keeps reading the old
 version, a new connection sees the new one, and a run killed at any point before the
 rename leaves the published file as it was. (DuckDB shares one open database among the
 connections of a process: a process sees the new file once it has closed every
 connection to the old one.) Schemas `mart`, `quarantine` (personal fields redacted) and
 `meta` are published with their COMMENTs.
+
+The staging file starts as a copy of the published file when that file is the one the
+last publish of this working database wrote and its tables and columns are still the
+working database's (`attach_copy_of_last_publish`). The tables of INCREMENTAL, which
+grow with every date, then get only the dates marked in `main.unpublished_dates` (the
+health asset marks the date it scores, the core layer the date of its rejections; a
+failed run's marks wait for the next publish); every other table, all small, is
+replaced whole. Otherwise the staging file is written from nothing. Both end equal,
+table for table, to what the working database holds, but the nightly publish no longer
+copies every date of history.
 
 The staging file is `.<name>.<run_id>.tmp` (DuckDB adds `.<name>.<run_id>.tmp.wal` while
 writing). A run killed before the rename leaves them behind; the next publish deletes
@@ -20,7 +30,7 @@ is done; the staged copy already says `success`. So a run killed while publishin
 never recorded as a success that analysts did not get.
 
 Fault injection, for tests only: `publish()` calls `after_step(step)` after each step,
-with step one of "attached" (staging file created, schemas made), "copied
+with step one of "attached" (staging file created or copied, schemas made), "copied
 <schema>.<table>" (after each table), "commented" (every COMMENT written), "synced"
 (staging file checkpointed, closed and fsynced, a stale WAL of the published file
 deleted: just before the rename) and "replaced" (just after the rename). It does
@@ -31,6 +41,7 @@ can be killed, at one step.
 import datetime as dt
 import glob
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -42,6 +53,15 @@ from schemas.extracts import DATASETS
 
 PUBLISHED_SCHEMAS = ("mart", "quarantine", "meta")
 REDACTED = "<redacted>"
+# Tables that grow with every date and that a publish updates date by date, with the
+# expression of a row's date: the writers mark the dates they change in
+# main.unpublished_dates, and rows whose date is null (load-stage rejections, few) are
+# copied every time. Every other table is small and copied whole.
+INCREMENTAL = {
+    "mart.health_measures": "as_of_date",
+    "mart.account_health": "as_of_date",
+    "quarantine.rejected_rows": "CASE WHEN stage = 'core' THEN as_of_date END",
+}
 
 
 def quote(text: str | None) -> str:
@@ -131,13 +151,62 @@ def fsync_directory(folder: Path) -> None:
         os.close(fd)
 
 
+def catalog(connection: duckdb.DuckDBPyConnection, database: str) -> list[tuple]:
+    """Tables and columns of the published schemas in `database`, with their types and
+    COMMENTs, in a stable order."""
+    return connection.execute(
+        """
+        SELECT schema_name, table_name, NULL, NULL, comment FROM duckdb_tables()
+        WHERE database_name = ? AND schema_name IN ?
+        UNION ALL
+        SELECT schema_name, table_name, column_name, data_type, comment FROM duckdb_columns()
+        WHERE database_name = ? AND schema_name IN ?
+        ORDER BY ALL""",
+        [database, list(PUBLISHED_SCHEMAS)] * 2,
+    ).fetchall()
+
+
+def attach_copy_of_last_publish(
+    connection: duckdb.DuckDBPyConnection, target: Path, run_id: str
+) -> bool:
+    """Copy `target` to the run's staging file and attach it as `published` when it can be brought
+    up to date date by date: it was written by the last publish of this working
+    database (its newest successful run is main.last_publish) and holds the same tables
+    and columns, COMMENTs included. Otherwise, or when it cannot be read, leave nothing
+    attached nor copied and return False."""
+    last_publish = sql.scalar(connection, "SELECT max(run_id) FROM main.last_publish")
+    if last_publish is None or not target.exists():
+        return False
+    staging = staging_path(target, run_id)
+    shutil.copyfile(target, staging)
+    try:
+        connection.execute(f"ATTACH {quote(str(staging))} AS published")
+        newest_in_copy = sql.scalar(
+            connection,
+            """SELECT arg_max(run_id, finished_at) FROM published.meta.runs
+               WHERE status = 'success'""",
+        )
+        if newest_in_copy == last_publish and catalog(connection, "published") == catalog(
+            connection, sql.scalar(connection, "SELECT current_database()")
+        ):
+            return True
+    except duckdb.Error:
+        pass
+    connection.execute("DETACH DATABASE IF EXISTS published")
+    remove_staging(target, run_id)
+    return False
+
+
 def publish(
     connection: duckdb.DuckDBPyConnection, target: Path, run_id: str, history_days: int = 400
-) -> dict[str, int]:
-    """Write the published schemas to a new file and move it over `target`; of
-    mart.health_measures, only the newest `history_days` dates. The run's line in the
-    copy of meta.runs says `success`. Staging files left by killed runs are deleted
-    first."""
+) -> tuple[dict[str, int], str]:
+    """Write the published schemas to a staging file and move it over `target`; of
+    mart.health_measures, only the newest `history_days` dates. Returns the row count of
+    each published table and the mode, "incremental" (the published file copied and
+    updated, see the module docstring) or "full". The run's line in the copy of
+    meta.runs says `success`. Staging files left by killed runs are deleted first.
+
+    The caller records the publish (`published`) once the rename is done."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_staging(target)
     staging = staging_path(target, run_id)
@@ -157,36 +226,48 @@ def publish(
     ).fetchall()
     counts: dict[str, int] = {}
     try:
-        connection.execute(f"ATTACH {quote(str(staging))} AS published")
-        for schema in PUBLISHED_SCHEMAS:
-            connection.execute(f"CREATE SCHEMA published.{schema}")
+        incremental = attach_copy_of_last_publish(connection, target, run_id)
+        if not incremental:
+            connection.execute(f"ATTACH {quote(str(staging))} AS published")
+            for schema in PUBLISHED_SCHEMAS:
+                connection.execute(f"CREATE SCHEMA published.{schema}")
         after_step("attached")
+        history_start = f"(SELECT max(as_of_date) FROM mart.health_measures) - {int(history_days)}"
         for schema, table, comment in tables:
-            select, where = "*", ""
-            if (schema, table) == ("quarantine", "rejected_rows"):
+            name = f"{schema}.{table}"
+            select = "*"
+            if name == "quarantine.rejected_rows":
                 select = f"* REPLACE ({redacted_record()} AS record)"
-            if (schema, table) == ("mart", "health_measures"):
-                where = (
-                    " WHERE as_of_date > (SELECT max(as_of_date) FROM mart.health_measures)"
-                    f" - {int(history_days)}"
-                )
-            connection.execute(
-                f"CREATE TABLE published.{schema}.{table} AS "
-                f"SELECT {select} FROM {schema}.{table}{where}"
-            )
-            if comment:
+            kept = f"as_of_date > {history_start}" if name == "mart.health_measures" else "true"
+            if not incremental:
                 connection.execute(
-                    f"COMMENT ON TABLE published.{schema}.{table} IS {quote(comment)}"
+                    f"CREATE TABLE published.{name} AS SELECT {select} FROM {name} WHERE {kept}"
                 )
-            counts[f"{schema}.{table}"] = sql.scalar(
-                connection, f"SELECT count(*) FROM published.{schema}.{table}"
-            )
-            after_step(f"copied {schema}.{table}")
+                if comment:
+                    connection.execute(f"COMMENT ON TABLE published.{name} IS {quote(comment)}")
+            elif name in INCREMENTAL:
+                changed = (
+                    f"coalesce({INCREMENTAL[name]} IN (SELECT as_of_date "
+                    f"FROM main.unpublished_dates WHERE table_name = {quote(name)}), true)"
+                )
+                connection.execute(f"DELETE FROM published.{name} WHERE {changed} OR NOT ({kept})")
+                connection.execute(
+                    f"INSERT INTO published.{name} "
+                    f"SELECT {select} FROM {name} WHERE {changed} AND {kept}"
+                )
+            else:
+                connection.execute(f"DELETE FROM published.{name}")
+                connection.execute(
+                    f"INSERT INTO published.{name} SELECT {select} FROM {name} WHERE {kept}"
+                )
+            counts[name] = sql.scalar(connection, f"SELECT count(*) FROM published.{name}")
+            after_step(f"copied {name}")
         finish_run(connection, run_id, "success", runs="published.meta.runs")
-        for schema, table, column, comment in columns:
-            connection.execute(
-                f"COMMENT ON COLUMN published.{schema}.{table}.{column} IS {quote(comment)}"
-            )
+        if not incremental:  # a copied file keeps its COMMENTs
+            for schema, table, column, comment in columns:
+                connection.execute(
+                    f"COMMENT ON COLUMN published.{schema}.{table}.{column} IS {quote(comment)}"
+                )
         after_step("commented")
         # Everything into the file itself: only the file is renamed, never its WAL.
         connection.execute("CHECKPOINT published")
@@ -209,7 +290,36 @@ def publish(
         raise
     fsync_directory(target.parent)
     after_step("replaced")
-    return counts
+    return counts, "incremental" if incremental else "full"
+
+
+def record_publish(
+    connection: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date, marked: list[tuple]
+) -> None:
+    """After the rename, in one transaction: the run succeeded, the published file is
+    this run's, and the dates it published are no longer pending. A run killed before
+    this commit leaves main.last_publish naming the previous run, so the next publish
+    starts from nothing rather than from a file it cannot vouch for."""
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        record_run(connection, run_id, as_of, "success")
+        connection.execute("DELETE FROM main.last_publish")
+        connection.execute("INSERT INTO main.last_publish VALUES (?)", [run_id])
+        if marked:
+            tables, dates = zip(*marked, strict=True)
+            connection.execute(
+                """
+                DELETE FROM main.unpublished_dates AS pending
+                USING (SELECT unnest(?::VARCHAR[]) AS table_name,
+                              unnest(?::DATE[]) AS as_of_date) AS done
+                WHERE pending.table_name = done.table_name
+                  AND pending.as_of_date = done.as_of_date""",
+                [list(tables), list(dates)],
+            )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 PUBLISHED = AssetKey(["publish", "warehouse"])
@@ -238,8 +348,9 @@ def build_publish_asset(partitions_def: PartitionsDefinition, upstream: list[Ass
                 row_counts[table] = sql.scalar(connection, f"SELECT count(*) FROM {table}")
             # `success` only once the file is in place (the staged copy says it already).
             record_run(connection, context.run.run_id, as_of, "running", row_counts=row_counts)
+            marked = connection.execute("SELECT * FROM main.unpublished_dates").fetchall()
             try:
-                counts = publish(
+                counts, mode = publish(
                     connection,
                     warehouse.published_path,
                     context.run.run_id,
@@ -254,10 +365,11 @@ def build_publish_asset(partitions_def: PartitionsDefinition, upstream: list[Ass
                     message=f"publish failed: {exc}",
                 )
                 raise
-            record_run(connection, context.run.run_id, as_of, "success")
+            record_publish(connection, context.run.run_id, as_of, marked)
         return MaterializeResult(
             metadata={
                 "path": str(warehouse.published_path),
+                "mode": mode,
                 **{table: rows for table, rows in counts.items()},
             }
         )

@@ -81,6 +81,10 @@ SELECT
 FROM valued
 JOIN reweighted USING (account_id, dimension);
 
+-- The publish copies only the dates marked here (assets/publish.py).
+INSERT OR IGNORE INTO main.unpublished_dates
+VALUES ('mart.health_measures', $as_of), ('mart.account_health', $as_of);
+
 DELETE FROM mart.health_measures WHERE as_of_date = $as_of;
 
 INSERT INTO mart.health_measures

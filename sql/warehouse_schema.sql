@@ -27,6 +27,14 @@ CREATE TABLE IF NOT EXISTS rollup.feature_days (
     delivery_date DATE, account_id VARCHAR, day DATE, event_name VARCHAR, events BIGINT
 );
 
+-- Publish bookkeeping (assets/publish.py), not published: the dates of the history
+-- tables published incrementally that changed since the last publish, and the run whose
+-- publish the published file holds.
+CREATE TABLE IF NOT EXISTS main.unpublished_dates (
+    table_name VARCHAR, as_of_date DATE, PRIMARY KEY (table_name, as_of_date)
+);
+CREATE TABLE IF NOT EXISTS main.last_publish (run_id VARCHAR);
+
 CREATE TABLE IF NOT EXISTS core.dataset_status (
     as_of_date DATE, dataset VARCHAR, delivered BOOLEAN, newest_delivery DATE
 );

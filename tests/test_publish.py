@@ -360,7 +360,7 @@ def test_publish_failing_after_any_step_leaves_the_published_file_as_it_was(
 
         monkeypatch.setattr(assets.publish, "after_step", lambda step: None)
         record_run(connection, "clean", D1, "running")
-        counts = publish(connection, site.warehouse, "clean")
+        counts, _ = publish(connection, site.warehouse, "clean")
         # The staged copy says success; the working database still says running (the
         # asset marks it success once publish() returned).
         assert connection.execute(
@@ -552,7 +552,140 @@ def test_the_same_date_run_twice_publishes_the_same_marts_without_duplicates(sit
     ]
 
 
-# -- 4. documented, and no personal data --------------------------------------------------
+# -- 4. the nightly publish copies the published file and adds the new date ---------------
+
+
+def published_tables(path: Path) -> dict[str, list]:
+    """Every published table's rows, sorted; of meta.runs only run id and status (a
+    staged copy's end time is the publish's, the working database's a moment later)."""
+    names = published(
+        path,
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+        "WHERE schema_name IN ('mart', 'quarantine', 'meta') ORDER BY 1",
+    )
+    return {
+        name: published(
+            path,
+            f"SELECT {'run_id, status' if name == 'meta.runs' else '*'} FROM {name} ORDER BY ALL",
+        )
+        for (name,) in names
+    }
+
+
+def published_catalog(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return assets.publish.catalog(
+            connection, connection.execute("SELECT current_database()").fetchone()[0]
+        )
+
+
+@pytest.fixture
+def publish_modes(monkeypatch) -> list[bool]:
+    """Whether each publish of the test started from a copy of the published file."""
+    modes: list[bool] = []
+    attach = assets.publish.attach_copy_of_last_publish
+
+    def recording(*args):
+        modes.append(attach(*args))
+        return modes[-1]
+
+    monkeypatch.setattr(assets.publish, "attach_copy_of_last_publish", recording)
+    return modes
+
+
+def full_publish(site: Site, tmp_path: Path) -> Path:
+    """The working database published from nothing, beside the test's files."""
+    full = tmp_path / "full.duckdb"
+    with work_database(site.work) as connection:
+        connection.execute("DELETE FROM main.last_publish")
+        assert publish(connection, full, "full-check")[1] == "full"
+    return full
+
+
+def test_a_publish_on_top_of_the_last_one_equals_a_publish_from_nothing(
+    site, tmp_path, publish_modes
+):
+    """D2 on top of D1 copies the published file and adds D2; a date changed since the
+    last publish (by a run that failed before publishing) is published with the next
+    run; the file ends equal, table for table and COMMENT for COMMENT, to one written
+    from nothing."""
+    assert site.run(D2) == 0
+    with work_database(site.work) as connection:
+        # What a run of D1 leaves when it fails after scoring: new scores, a mark.
+        connection.execute(
+            "UPDATE mart.account_health SET health_score = 1.5 WHERE as_of_date = ?", [D1]
+        )
+        connection.execute(
+            "INSERT OR IGNORE INTO main.unpublished_dates VALUES ('mart.account_health', ?)",
+            [D1],
+        )
+    assert site.run(D2) == 0
+    assert publish_modes == [True, True]
+    assert published(
+        site.warehouse,
+        "SELECT DISTINCT health_score FROM mart.account_health WHERE as_of_date = ?",
+        D1,
+    ) == [(1.5,)]
+    full = full_publish(site, tmp_path)
+    incremental = published_tables(site.warehouse)
+    assert incremental == published_tables(full)
+    assert {
+        date
+        for (date,) in published(
+            site.warehouse, "SELECT DISTINCT as_of_date FROM mart.health_measures"
+        )
+    } == {D1, D2}
+    assert published_catalog(site.warehouse) == published_catalog(full)
+    with work_database(site.work) as connection:
+        assert connection.execute("SELECT * FROM main.unpublished_dates").fetchall() == []
+
+
+def test_a_publish_keeps_history_days_of_health_measures_on_top_of_the_last_one(
+    site, publish_modes
+):
+    assert site.run(D2) == 0
+    with work_database(site.work) as connection:
+        run_id = connection.execute("SELECT run_id FROM main.last_publish").fetchone()[0]
+        counts, mode = publish(connection, site.warehouse, "trim", history_days=1)
+    assert mode == "incremental" and run_id
+    assert published(site.warehouse, "SELECT DISTINCT as_of_date FROM mart.health_measures") == [
+        (D2,)
+    ]
+    assert counts["mart.health_measures"] > 0
+    assert published(
+        site.warehouse, "SELECT count(DISTINCT as_of_date) FROM mart.account_health"
+    ) == [(2,)]
+
+
+@pytest.mark.parametrize("change", ["garbage", "deleted", "new_table", "other_run"])
+def test_a_published_file_that_is_not_the_last_publish_is_written_from_nothing(
+    site, tmp_path, publish_modes, change
+):
+    """The published file replaced by something else, deleted, published by a run this
+    working database did not record (killed just after the rename), or a working
+    database with a new mart table: the publish starts from nothing and is right."""
+    if change == "garbage":
+        site.warehouse.write_bytes(b"not a database")
+    elif change == "deleted":
+        site.warehouse.unlink()
+    with work_database(site.work) as connection:
+        if change == "new_table":
+            connection.execute("CREATE TABLE mart.notes AS SELECT 'a note' AS note")
+            connection.execute("COMMENT ON COLUMN mart.notes.note IS 'A new column'")
+        if change == "other_run":
+            connection.execute("UPDATE main.last_publish SET run_id = 'a-run-never-seen'")
+    assert site.run(D2) == 0
+    assert publish_modes == [False]
+    assert published_tables(site.warehouse) == published_tables(full_publish(site, tmp_path))
+    if change == "new_table":
+        assert published(
+            site.warehouse,
+            "SELECT comment FROM duckdb_columns() WHERE table_name = 'notes'",
+        ) == [("A new column",)]
+    assert site.staging_files() == []
+
+
+# -- 5. documented, and no personal data --------------------------------------------------
 
 
 def personal_values(extracts: Path) -> pl.DataFrame:
