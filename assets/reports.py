@@ -6,7 +6,9 @@ it just published (read-only, `mart.*` only). They are optional outputs
 (`output_required=False`): a partition that is not the newest published as-of date (a
 backfill of an older day) renders nothing and records no materialisation, so the reports
 on disk always describe the newest date, like the latest-only marts they read. A
-materialisation's partition is therefore the date its reports are for.
+materialisation's partition is therefore the date its reports are for. A run tagged
+SKIP_REPORTS_TAG renders nothing either: `cshealth run --from --to` tags every date of
+its range but the last, so a 30-day backfill renders its reports once, not 30 times.
 
 Files go to `reports/` beside the published file (`data/reports` by default, the
 `cshealth report` default too), under the as-of date:
@@ -30,6 +32,7 @@ from pipelines.reports.render import write_portfolio, write_top_account_packs
 from pipelines.resources import Warehouse
 
 ACCOUNT_PACKS = 3
+SKIP_REPORTS_TAG = "cshealth/skip_reports"  # set to "true" on a run that renders none
 
 
 def reports_dir(warehouse: Warehouse) -> Path:
@@ -42,8 +45,13 @@ def newest_published_date(published: Path) -> dt.date | None:
         return sql.scalar(connection, "SELECT max(as_of_date) FROM mart.account_health")
 
 
-def is_newest(context: AssetExecutionContext, warehouse: Warehouse) -> bool:
+def renders(context: AssetExecutionContext, warehouse: Warehouse) -> bool:
+    """Whether this run renders reports: its date is the newest published one and the
+    run is not tagged SKIP_REPORTS_TAG."""
     as_of = dt.date.fromisoformat(context.partition_key)
+    if context.run.tags.get(SKIP_REPORTS_TAG) == "true":
+        context.log.info(f"{as_of} is not the last date of its range: no reports")
+        return False
     newest = newest_published_date(warehouse.published_path)
     if newest != as_of:
         context.log.info(f"{as_of} is not the newest published date ({newest}): no reports")
@@ -62,7 +70,7 @@ def build_report_assets(partitions_def: PartitionsDefinition) -> list:
         "newest published date: tiers, KPI scoreboard, retention, risk register, renewals.",
     )
     def portfolio_report(context: AssetExecutionContext, warehouse: Warehouse):
-        if not is_newest(context, warehouse):
+        if not renders(context, warehouse):
             return
         path = write_portfolio(warehouse.published_path, reports_dir(warehouse))
         yield MaterializeResult(metadata={"path": str(path)})
@@ -78,7 +86,7 @@ def build_report_assets(partitions_def: PartitionsDefinition) -> list:
         f"{ACCOUNT_PACKS} accounts of the risk register, for the newest published date.",
     )
     def account_packs(context: AssetExecutionContext, warehouse: Warehouse):
-        if not is_newest(context, warehouse):
+        if not renders(context, warehouse):
             return
         written = write_top_account_packs(
             warehouse.published_path, reports_dir(warehouse), ACCOUNT_PACKS

@@ -70,8 +70,9 @@ def report(outcome: RunOutcome, published: Path) -> None:
 
 def command_run(args: argparse.Namespace) -> int:
     warehouse = warehouse_for(args)
-    for as_of in dates_to_run(args):
-        outcome = run_as_of(warehouse, as_of, verbose=args.verbose)
+    dates = dates_to_run(args)
+    for as_of in dates:
+        outcome = run_as_of(warehouse, as_of, verbose=args.verbose, reports=as_of == dates[-1])
         report(outcome, warehouse.published_path)
         if not outcome.success:
             return 1

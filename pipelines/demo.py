@@ -49,7 +49,7 @@ def demo(args: argparse.Namespace, warehouse: Warehouse) -> int:
     history = max(1, min(args.history_days, args.days))
     for offset in range(history - 1, -1, -1):
         as_of = shape.last_day - dt.timedelta(days=offset)
-        outcome = run_as_of(warehouse, as_of, verbose=args.verbose)
+        outcome = run_as_of(warehouse, as_of, verbose=args.verbose, reports=offset == 0)
         if not outcome.success:
             print(f"{as_of}: run failed", file=sys.stderr)
             for problem in outcome.problems:

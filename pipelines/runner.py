@@ -14,6 +14,7 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from assets.deliveries import find_deliveries
 from assets.publish import PUBLISHED, record_run
+from assets.reports import SKIP_REPORTS_TAG
 from pipelines.jobs import NIGHTLY_JOB, build_definitions
 from pipelines.resources import Warehouse
 from pipelines.settings import REPO_ROOT
@@ -124,8 +125,12 @@ def release_dead_runs(instance: DagsterInstance) -> list[str]:
     return released
 
 
-def run_as_of(warehouse: Warehouse, as_of: dt.date, verbose: bool = False) -> RunOutcome:
-    """Materialise every asset for `as_of` through Dagster; record it in meta.runs."""
+def run_as_of(
+    warehouse: Warehouse, as_of: dt.date, verbose: bool = False, reports: bool = True
+) -> RunOutcome:
+    """Materialise every asset for `as_of` through Dagster; record it in meta.runs.
+    With `reports` False the report assets render nothing (a date of a range that is
+    not its last)."""
     prepare_dagster_home()
     preflight(warehouse, as_of)
     run_id = str(uuid.uuid4())
@@ -149,7 +154,7 @@ def run_as_of(warehouse: Warehouse, as_of: dt.date, verbose: bool = False) -> Ru
             raise_on_error=False,
             run_id=run_id,
             run_config=run_config,
-            tags={PID_TAG: str(os.getpid())},
+            tags={PID_TAG: str(os.getpid())} | ({} if reports else {SKIP_REPORTS_TAG: "true"}),
         )
     published = any(
         event.event_type == DagsterEventType.STEP_SUCCESS and event.step_key == PUBLISH_STEP

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -422,16 +423,33 @@ def test_report_errors_are_one_line(warehouse, tmp_path, capsys):
 
 def test_a_backfilled_older_date_writes_no_reports(book, warehouse, capsys, monkeypatch):
     """The report assets render only for the newest published date."""
-    import shutil
-
     monkeypatch.setenv("CSHEALTH_DAGSTER_STORAGE", str(book / "dagster"))
     first = mart(warehouse, "SELECT min(as_of_date) AS d FROM mart.account_health")["d"][0]
-    shutil.rmtree(book / "reports" / first.isoformat())
+    assert not (book / "reports" / first.isoformat()).exists()
     newest = (book / "reports" / latest(warehouse).isoformat() / "portfolio.html").stat()
     arguments = ["--extracts", str(book / "extracts"), "--warehouse", str(warehouse)]
     assert main(["run", "--as-of", first.isoformat(), *arguments]) == 0
     assert not (book / "reports" / first.isoformat()).exists()
     assert (book / "reports" / latest(warehouse).isoformat() / "portfolio.html").stat() == newest
+
+
+def test_a_range_run_renders_the_reports_of_its_last_date_only(book, warehouse, monkeypatch):
+    """`cshealth run --from --to` (and the demo's run of its last days): one set of
+    reports, for the range's last date; the earlier dates are published all the same."""
+    monkeypatch.setenv("CSHEALTH_DAGSTER_STORAGE", str(book / "dagster"))
+    last = latest(warehouse)
+    first = last - dt.timedelta(days=1)
+    assert (book / "reports" / last.isoformat()).is_dir()
+    assert not (book / "reports" / first.isoformat()).exists()  # the demo's own range
+    shutil.rmtree(book / "reports" / last.isoformat())
+    arguments = ["--extracts", str(book / "extracts"), "--warehouse", str(warehouse)]
+    assert main(["run", "--from", first.isoformat(), "--to", last.isoformat(), *arguments]) == 0
+    assert not (book / "reports" / first.isoformat()).exists()
+    assert (book / "reports" / last.isoformat() / "portfolio.html").is_file()
+    with duckdb.connect(str(book / "w.work.duckdb"), read_only=True) as connection:
+        assert connection.execute(
+            "SELECT as_of_date, status FROM meta.runs ORDER BY started_at DESC LIMIT 2"
+        ).fetchall() == [(last, "success"), (first, "success")]
 
 
 def test_the_report_assets_follow_the_publish():
