@@ -8,8 +8,11 @@ datasets were delivered at all, so a measure can tell "absent" from "nothing".
 """
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
+import polars as pl
+import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -22,7 +25,7 @@ from dagster import (
 import sql
 from assets.ingest import lake_dir
 from pipelines.resources import Warehouse
-from schemas.extracts import DATASETS, Dataset
+from schemas.extracts import DATASETS, DELIVERY_DATE, Dataset
 
 # fx_rates first: the money of every other dataset is converted with it.
 CORE_ORDER = ["fx_rates"] + [name for name in DATASETS if name != "fx_rates"]
@@ -116,24 +119,42 @@ def update_usage_rollups(connection: duckdb.DuckDBPyConnection) -> list[dt.date]
         "SELECT count(*) FROM rollup.deliveries WHERE delivery_date < ?",
         [pending],
     )
-    resent = sql.load(
-        "usage_rollup_resent",
-        scope="Every delivery is rebuilt: all ids are compared."
-        if everything
-        else "Only the ids of the rebuilt deliveries are looked up.",
-        where=""
-        if everything
-        else "WHERE hash(event_id) IN (SELECT hash(event_id) FROM read_parquet($files))",
-    )
+    candidates = resent_candidates(folder, None if everything else files)
     connection.execute("BEGIN TRANSACTION")
     try:
-        sql.run(connection, resent, {"files": files})
+        connection.register("resent_candidates", candidates)
         sql.run(connection, sql.load("usage_rollup"), {"from": pending, "files": files})
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+    finally:
+        connection.unregister("resent_candidates")
     return rebuilt
+
+
+def resent_candidates(folder: Path, rebuilt_files: list[str] | None) -> pa.Table:
+    """Every copy (event_id, delivery_date) of the event ids that may be in several
+    deliveries, among the ids of `rebuilt_files` (every delivery's when None).
+
+    One pass hashes every delivery's ids and sorts the hashes: a hash seen twice marks
+    a candidate; a second pass reads the ids of those hashes only. A hash collision
+    adds a candidate that sql/usage_rollup.sql drops (it compares ids). Sorting 48M
+    hashes in polars takes about 1 s where a DuckDB GROUP BY over them took 8 s."""
+    every_delivery = pl.scan_parquet(str(folder / "*.parquet")).select(
+        "event_id", pl.col(DELIVERY_DATE).alias("delivery_date")
+    )
+    hashes = every_delivery.select(pl.col("event_id").hash().alias("id_hash"))
+    if rebuilt_files is not None:
+        rebuilt = pl.scan_parquet(rebuilt_files).select(pl.col("event_id").hash().alias("id_hash"))
+        hashes = hashes.join(rebuilt.unique(), on="id_hash", how="semi")
+    ordered = hashes.collect().sort("id_hash")["id_hash"]
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    if repeated.is_empty():
+        every_delivery = every_delivery.head(0)
+    else:
+        every_delivery = every_delivery.filter(pl.col("event_id").hash().is_in(repeated.implode()))
+    return every_delivery.collect().to_arrow()
 
 
 def product_events_sql(as_of: dt.date) -> str:

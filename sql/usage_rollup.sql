@@ -7,16 +7,17 @@
 --    day), so that counting marked rows counts user-days once;
 --  * rollup.feature_days: one row per delivery, account, UTC day and event name.
 -- Deliveries before $from keep their rows: they do not depend on later ones.
+-- resent_candidates (event_id, delivery_date): every copy of the ids that may be in
+-- several deliveries (assets/core.py: resent_candidates).
 
 DELETE FROM rollup.resent_events WHERE delivery_date >= $from;
 
 INSERT INTO rollup.resent_events
 SELECT event_id, delivery_date, first_delivery
 FROM (
-    SELECT event_id, _delivery_date AS delivery_date,
-           min(_delivery_date) OVER (PARTITION BY event_id) AS first_delivery
-    FROM raw.product_events
-    WHERE hash(event_id) IN (SELECT id_hash FROM resent_candidates)
+    SELECT event_id, delivery_date,
+           min(delivery_date) OVER (PARTITION BY event_id) AS first_delivery
+    FROM resent_candidates
 )
 WHERE delivery_date > first_delivery AND delivery_date >= $from;
 
