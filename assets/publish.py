@@ -169,11 +169,11 @@ def catalog(connection: duckdb.DuckDBPyConnection, database: str) -> list[tuple]
 def attach_copy_of_last_publish(
     connection: duckdb.DuckDBPyConnection, target: Path, run_id: str
 ) -> bool:
-    """Copy `target` to the run's staging file and attach it as `published` when it can be brought
-    up to date date by date: it was written by the last publish of this working
-    database (its newest successful run is main.last_publish) and holds the same tables
-    and columns, COMMENTs included. Otherwise, or when it cannot be read, leave nothing
-    attached nor copied and return False."""
+    """Copy `target` to the run's staging file and attach it as `published` when it can
+    be brought up to date date by date: it was written by the last publish of this
+    working database (its newest successful run is main.last_publish) and holds the same
+    tables and columns, COMMENTs included. Otherwise, or when it cannot be read, leave
+    nothing attached nor copied and return False."""
     last_publish = sql.scalar(connection, "SELECT max(run_id) FROM main.last_publish")
     if last_publish is None or not target.exists():
         return False
@@ -206,7 +206,7 @@ def publish(
     updated, see the module docstring) or "full". The run's line in the copy of
     meta.runs says `success`. Staging files left by killed runs are deleted first.
 
-    The caller records the publish (`published`) once the rename is done."""
+    The caller records the publish (`record_publish`) once the rename is done."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_staging(target)
     staging = staging_path(target, run_id)
