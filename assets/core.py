@@ -205,12 +205,17 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+    return core_row_counts(connection)
+
+
+def core_row_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows of each core table; product events counted from the rollup, since counting
+    the view would read every raw event again."""
     counts = {
         name: sql.scalar(connection, f"SELECT count(*) FROM core.{name}")
         for name in CORE_ORDER
         if name != "product_events"
     }
-    # Counted from the rollup: counting the view would read every raw event again.
     counts["product_events"] = sql.scalar(
         connection, "SELECT coalesce(sum(events), 0) FROM core.product_user_days"
     )

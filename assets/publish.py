@@ -14,11 +14,12 @@ The staging file starts as a copy of the published file when that file is the on
 last publish of this working database wrote and its tables and columns are still the
 working database's (`attach_copy_of_last_publish`). The tables of INCREMENTAL, which
 grow with every date, then get only the dates marked in `main.unpublished_dates` (the
-health asset marks the date it scores, the core layer the date of its rejections; a
-failed run's marks wait for the next publish); every other table, all small, is
-replaced whole. Otherwise the staging file is written from nothing. Both end equal,
-table for table, to what the working database holds, but the nightly publish no longer
-copies every date of history.
+health asset marks the date it scores, the core layer the date of its rejections, the
+weekly usage marts the Monday of the week they rewrite; a failed run's marks wait for
+the next publish); every other table, all small, is replaced whole. Otherwise the
+staging file is written from nothing. Both end equal, table for table, to what the
+working database holds, but the nightly publish no longer copies every date of
+history.
 
 The staging file is `.<name>.<run_id>.tmp` (DuckDB adds `.<name>.<run_id>.tmp.wal` while
 writing). A run killed before the rename leaves them behind; the next publish deletes
@@ -48,6 +49,7 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, PartitionsDefinition, asset
 
 import sql
+from assets.core import core_row_counts
 from pipelines.resources import Warehouse
 from schemas.extracts import DATASETS
 
@@ -60,6 +62,8 @@ REDACTED = "<redacted>"
 INCREMENTAL = {
     "mart.health_measures": "as_of_date",
     "mart.account_health": "as_of_date",
+    "mart.weekly_usage": "week_start",
+    "mart.feature_adoption": "week_start",
     "quarantine.rejected_rows": "CASE WHEN stage = 'core' THEN as_of_date END",
 }
 
@@ -339,13 +343,9 @@ def build_publish_asset(partitions_def: PartitionsDefinition, upstream: list[Ass
     def published_warehouse(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         with warehouse.connect() as connection:
-            row_counts = dict(
-                connection.execute(
-                    "SELECT 'core.' || dataset, NULL FROM core.dataset_status"
-                ).fetchall()
-            )
-            for table in row_counts:
-                row_counts[table] = sql.scalar(connection, f"SELECT count(*) FROM {table}")
+            row_counts = {
+                f"core.{name}": rows for name, rows in core_row_counts(connection).items()
+            }
             # `success` only once the file is in place (the staged copy says it already).
             record_run(connection, context.run.run_id, as_of, "running", row_counts=row_counts)
             marked = connection.execute("SELECT * FROM main.unpublished_dates").fetchall()

@@ -28,8 +28,8 @@ CREATE TABLE IF NOT EXISTS rollup.feature_days (
 );
 
 -- Publish bookkeeping (assets/publish.py), not published: the dates of the history
--- tables published incrementally that changed since the last publish, and the run whose
--- publish the published file holds.
+-- tables published incrementally that changed since the last publish (for the weekly
+-- marts, the Monday of the week), and the run whose publish the published file holds.
 CREATE TABLE IF NOT EXISTS main.unpublished_dates (
     table_name VARCHAR, as_of_date DATE, PRIMARY KEY (table_name, as_of_date)
 );

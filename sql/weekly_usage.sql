@@ -21,6 +21,11 @@ WHERE day >= (SELECT week_start FROM usage_week)
   AND account_id IN (SELECT account_id FROM ops_accounts)
 GROUP BY account_id, user_id;
 
+-- The publish copies only the weeks marked here (assets/publish.py).
+INSERT OR IGNORE INTO main.unpublished_dates
+SELECT table_name, week_start
+FROM usage_week, (VALUES ('mart.weekly_usage'), ('mart.feature_adoption')) AS marts(table_name);
+
 DELETE FROM mart.weekly_usage
 WHERE week_start = (SELECT week_start FROM usage_week) AND as_of_date <= $as_of;
 
