@@ -16,25 +16,34 @@ users AS (
 -- first_week_login: a login on days 0 .. $first_week_days - 1 of the contract. A login
 -- before the start (a pilot, an early sandbox) is the first login but not one of the first
 -- week, so it does not hide a silent first week.
+user_days AS (
+    SELECT account_id, user_id, day, logins, trainings, accounts.contract_start_date
+    FROM core.product_user_days
+    JOIN accounts USING (account_id)
+),
 events AS (
     SELECT
         account_id,
         min(day) FILTER (WHERE logins > 0) AS first_login,
-        bool_or(logins > 0 AND day - accounts.contract_start_date
-                BETWEEN 0 AND $first_week_days - 1) AS first_week_login,
-        list(DISTINCT user_id) FILTER (WHERE trainings > 0) AS trained_users,
-        count(DISTINCT user_id) FILTER (WHERE day > $as_of - $seat_adoption_window_days)
-            AS active_users
-    FROM core.product_user_days
-    JOIN accounts USING (account_id)
+        bool_or(logins > 0 AND day - contract_start_date
+                BETWEEN 0 AND $first_week_days - 1) AS first_week_login
+    FROM user_days
     GROUP BY account_id
 ),
+-- Distinct users from filtered rows, not DISTINCT aggregates over every user-day.
+active AS (
+    SELECT account_id, count(DISTINCT user_id) AS active_users
+    FROM user_days
+    WHERE day > $as_of - $seat_adoption_window_days
+    GROUP BY account_id
+),
+trained AS (
+    SELECT DISTINCT account_id, user_id FROM user_days WHERE trainings > 0
+),
 training AS (
-    SELECT users.account_id, count(*) AS users,
-           count(*) FILTER (WHERE list_contains(events.trained_users, users.user_id))
-               AS trained
+    SELECT users.account_id, count(*) AS users, count(trained.user_id) AS trained
     FROM users
-    LEFT JOIN events USING (account_id)
+    LEFT JOIN trained USING (account_id, user_id)
     GROUP BY users.account_id
 ),
 milestones AS (
@@ -65,7 +74,7 @@ SELECT
     events.first_login - accounts.contract_start_date AS days_to_first_login,
     milestones.first_value - accounts.contract_start_date AS days_to_first_value,
     training.trained / training.users AS training_completion_rate,
-    coalesce(events.active_users, 0) / accounts.licensed_seats AS seat_adoption,
+    coalesce(active.active_users, 0) / accounts.licensed_seats AS seat_adoption,
     coalesce(milestones.done, 0) AS milestones_done,
     coalesce(milestones.late, 0) AS milestones_late,
     list_filter([
@@ -80,6 +89,7 @@ SELECT
     ], lambda flag: flag IS NOT NULL) AS flags
 FROM accounts
 LEFT JOIN events USING (account_id)
+LEFT JOIN active USING (account_id)
 LEFT JOIN training USING (account_id)
 LEFT JOIN milestones USING (account_id)
 LEFT JOIN blockers USING (account_id);
