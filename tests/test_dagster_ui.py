@@ -68,7 +68,13 @@ def test_the_ui_lists_the_assets_over_graphql(tmp_path):
                 time.sleep(1)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # dagster dev can take longer to stop its daemon and code server on a busy
+            # machine; the test is about the answer above, not about shutdown time.
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
     nodes = answer["data"]["assetNodes"]
     keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
     assert {
