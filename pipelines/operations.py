@@ -7,19 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from pipelines.settings import REPO_ROOT, ConfigError, format_validation_error, load_yaml
+from pipelines.settings import REPO_ROOT, Strict, load_config
 
 DEFAULT_OPERATIONS_FILE = REPO_ROOT / "config" / "operations.yaml"
 
 Days = Field(gt=0, le=3650)
 Share = Field(ge=0, le=1)
 Actions = list[str]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Alert(Strict):
@@ -148,8 +144,4 @@ class Operations(Strict):
 
 
 def load_operations(path: Path | str | None = None) -> Operations:
-    path = Path(path) if path else DEFAULT_OPERATIONS_FILE
-    try:
-        return Operations.model_validate(load_yaml(path))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from None
+    return load_config(Operations, Path(path) if path else DEFAULT_OPERATIONS_FILE)

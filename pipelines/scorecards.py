@@ -12,10 +12,10 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import sql
-from pipelines.settings import REPO_ROOT, ConfigError, format_validation_error, load_yaml
+from pipelines.settings import REPO_ROOT, ConfigError, load_config
 
 SCORECARD_DIR = REPO_ROOT / "config" / "scorecards"
 DEFAULT_SCORECARD = "five_dimension"
@@ -271,11 +271,7 @@ def scorecard_path(name_or_file: str) -> Path:
 
 
 def load_scorecard(name_or_file: str) -> Scorecard:
-    path = scorecard_path(name_or_file)
-    try:
-        return Scorecard.model_validate(load_yaml(path))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from None
+    return load_config(Scorecard, scorecard_path(name_or_file))
 
 
 def scorecards_by_segment(default: str, by_segment: dict[str, str]) -> dict[str, Scorecard]:

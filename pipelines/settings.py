@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -23,6 +23,15 @@ DEFAULT_SETTINGS_FILE = REPO_ROOT / "config" / "pipeline.yaml"
 
 class ConfigError(ValueError):
     """A configuration file is missing or holds a bad value."""
+
+
+class Strict(BaseModel):
+    """A config section: unknown keys are errors, values are read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class SegmentThresholds(BaseModel):
@@ -137,9 +146,14 @@ def load_yaml(path: Path) -> dict:
     return data
 
 
-def load_settings(path: Path | str | None = None) -> PipelineSettings:
-    path = Path(path) if path else DEFAULT_SETTINGS_FILE
+def load_config(model: type[Model], path: Path) -> Model:
+    """The YAML file at `path` as `model`; ConfigError naming the file and key of a bad
+    value."""
     try:
-        return PipelineSettings.model_validate(load_yaml(path))
+        return model.model_validate(load_yaml(path))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(str(path), exc)) from None
+
+
+def load_settings(path: Path | str | None = None) -> PipelineSettings:
+    return load_config(PipelineSettings, Path(path) if path else DEFAULT_SETTINGS_FILE)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from pipelines.settings import REPO_ROOT, ConfigError, format_validation_error, load_yaml
+from pipelines.settings import REPO_ROOT, Strict, load_config
 
 DEFAULT_REPORTS_FILE = REPO_ROOT / "config" / "reports.yaml"
 
@@ -32,10 +32,6 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
     "delta": (-1, 1),
     "usd": (-1e12, 1e12),
 }
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Periods(Strict):
@@ -97,8 +93,4 @@ class ReportConfig(Strict):
 
 
 def load_report_config(path: Path | str | None = None) -> ReportConfig:
-    path = Path(path) if path else DEFAULT_REPORTS_FILE
-    try:
-        return ReportConfig.model_validate(load_yaml(path))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from None
+    return load_config(ReportConfig, Path(path) if path else DEFAULT_REPORTS_FILE)
