@@ -171,13 +171,14 @@ def catalog(connection: duckdb.DuckDBPyConnection, database: str) -> list[tuple]
 
 
 def attach_copy_of_last_publish(
-    connection: duckdb.DuckDBPyConnection, target: Path, run_id: str
+    connection: duckdb.DuckDBPyConnection, target: Path, run_id: str, working: list[tuple]
 ) -> bool:
     """Copy `target` to the run's staging file and attach it as `published` when it can
     be brought up to date date by date: it was written by the last publish of this
-    working database (its newest successful run is main.last_publish) and holds the same
-    tables and columns, COMMENTs included. Otherwise, or when it cannot be read, leave
-    nothing attached nor copied and return False."""
+    working database (its newest successful run is main.last_publish) and holds the
+    tables and columns of the working database's `catalog`, COMMENTs included.
+    Otherwise, or when it cannot be read, leave nothing attached nor copied and return
+    False."""
     last_publish = sql.scalar(connection, "SELECT max(run_id) FROM main.last_publish")
     if last_publish is None or not target.exists():
         return False
@@ -190,9 +191,7 @@ def attach_copy_of_last_publish(
             """SELECT arg_max(run_id, finished_at) FROM published.meta.runs
                WHERE status = 'success'""",
         )
-        if newest_in_copy == last_publish and catalog(connection, "published") == catalog(
-            connection, sql.scalar(connection, "SELECT current_database()")
-        ):
+        if newest_in_copy == last_publish and catalog(connection, "published") == working:
             return True
     except duckdb.Error:
         pass
@@ -214,23 +213,13 @@ def publish(
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_staging(target)
     staging = staging_path(target, run_id)
-    tables = connection.execute(
-        """
-        SELECT schema_name, table_name, comment FROM duckdb_tables()
-        WHERE database_name = current_database() AND schema_name IN ?
-        ORDER BY ALL""",
-        [list(PUBLISHED_SCHEMAS)],
-    ).fetchall()
-    columns = connection.execute(
-        """
-        SELECT schema_name, table_name, column_name, comment FROM duckdb_columns()
-        WHERE database_name = current_database() AND schema_name IN ? AND comment IS NOT NULL
-        """,
-        [list(PUBLISHED_SCHEMAS)],
-    ).fetchall()
+    working = catalog(connection, sql.scalar(connection, "SELECT current_database()"))
+    tables = [
+        (schema, table, comment) for schema, table, column, _, comment in working if not column
+    ]
     counts: dict[str, int] = {}
     try:
-        incremental = attach_copy_of_last_publish(connection, target, run_id)
+        incremental = attach_copy_of_last_publish(connection, target, run_id, working)
         if not incremental:
             connection.execute(f"ATTACH {quote(str(staging))} AS published")
             for schema in PUBLISHED_SCHEMAS:
@@ -268,10 +257,11 @@ def publish(
             after_step(f"copied {name}")
         finish_run(connection, run_id, "success", runs="published.meta.runs")
         if not incremental:  # a copied file keeps its COMMENTs
-            for schema, table, column, comment in columns:
-                connection.execute(
-                    f"COMMENT ON COLUMN published.{schema}.{table}.{column} IS {quote(comment)}"
-                )
+            for schema, table, column, _, comment in working:
+                if column and comment is not None:
+                    connection.execute(
+                        f"COMMENT ON COLUMN published.{schema}.{table}.{column} IS {quote(comment)}"
+                    )
         after_step("commented")
         # Everything into the file itself: only the file is renamed, never its WAL.
         connection.execute("CHECKPOINT published")
