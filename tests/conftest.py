@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+import yaml
 
 from assets.core import build_core
 from assets.health import build_health
@@ -272,3 +273,13 @@ def run_day(
 
 def table(connection, query: str, *parameters) -> pl.DataFrame:
     return connection.sql(query, params=list(parameters) or None).pl()
+
+
+def edited_config(shipped: Path, folder: Path, section: str, key: str, value) -> Path:
+    """A copy of the shipped config file in `folder` with `section`.`key` set to
+    `value` (a new section when `section` is not in the file)."""
+    data = yaml.safe_load(shipped.read_text())
+    data.setdefault(section, {})[key] = value
+    path = folder / shipped.name
+    path.write_text(yaml.safe_dump(data))
+    return path

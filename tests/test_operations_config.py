@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import yaml
+from conftest import edited_config
 
 from pipelines.operations import DEFAULT_OPERATIONS_FILE, KPIS, load_operations
 from pipelines.settings import ConfigError
@@ -16,14 +16,6 @@ def test_the_shipped_config_loads():
     assert operations.renewals.green_from == 90 and operations.renewals.yellow_from == 60
     assert list(operations.portfolio.targets) == list(KPIS)
     assert operations.portfolio.targets["accounts_per_csm"] == ("<=", 100)
-
-
-def changed(tmp_path, section: str, key: str, value):
-    data = yaml.safe_load(DEFAULT_OPERATIONS_FILE.read_text())
-    data[section][key] = value
-    path = tmp_path / "operations.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 @pytest.mark.parametrize(
@@ -50,7 +42,7 @@ def changed(tmp_path, section: str, key: str, value):
     ],
 )
 def test_a_bad_value_names_its_key(tmp_path, section, key, value, named, words):
-    path = changed(tmp_path, section, key, value)
+    path = edited_config(DEFAULT_OPERATIONS_FILE, tmp_path, section, key, value)
     with pytest.raises(ConfigError) as error:
         load_operations(path)
     assert f"{path}: {named}" in str(error.value)

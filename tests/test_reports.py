@@ -57,6 +57,14 @@ def report(warehouse: Path, out: Path, *arguments: str, capsys) -> list[Path]:
     return [Path(line) for line in printed.out.splitlines()]
 
 
+def first_account_qbr(warehouse: Path, out: Path, capsys) -> tuple[str, list[Path]]:
+    """The first account of the risk register and the paths of its QBR pack."""
+    account_id = mart(warehouse, "SELECT account_id FROM mart.risk_register WHERE rank = 1")[
+        "account_id"
+    ][0]
+    return account_id, report(warehouse, out, "qbr", "--account", account_id, capsys=capsys)
+
+
 def personal_data(book: Path) -> tuple[set[str], set[str]]:
     """Contact names and emails of the CRM contacts extract, and survey comments."""
     contacts = pl.read_csv(book / "extracts" / "crm_contacts" / "*" / "*.csv", infer_schema=False)
@@ -99,10 +107,7 @@ def test_the_demo_writes_the_portfolio_and_three_qbr_packs(book, warehouse):
 
 
 def test_a_qbr_pack_holds_the_marts_numbers(book, warehouse, tmp_path, capsys):
-    account_id = mart(warehouse, "SELECT account_id FROM mart.risk_register WHERE rank = 1")[
-        "account_id"
-    ][0]
-    paths = report(warehouse, tmp_path, "qbr", "--account", account_id, capsys=capsys)
+    account_id, paths = first_account_qbr(warehouse, tmp_path, capsys)
     day = latest(warehouse)
     markdown, html = tmp_path / day.isoformat() / "qbr" / f"{account_id}.md", paths[1]
     assert paths[0] == markdown and html.suffix == ".html"
@@ -188,10 +193,8 @@ def usage_week(warehouse: Path, account_id: str, day: dt.date, since: dt.date) -
 def test_a_qbr_pack_shows_weekly_usage_feature_adoption_and_power_users(
     book, warehouse, tmp_path, capsys
 ):
-    account_id = mart(warehouse, "SELECT account_id FROM mart.risk_register WHERE rank = 1")[
-        "account_id"
-    ][0]
-    markdown, html = report(warehouse, tmp_path, "qbr", "--account", account_id, capsys=capsys)[:2]
+    account_id, paths = first_account_qbr(warehouse, tmp_path, capsys)
+    markdown, html = paths[:2]
     text, page = markdown.read_text(), html.read_text()
     day = latest(warehouse)
     since = day - dt.timedelta(days=90)

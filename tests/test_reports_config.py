@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
+from conftest import edited_config
 
 from pipelines.reports.config import DEFAULT_REPORTS_FILE, load_report_config
 from pipelines.reports.data import MEASURES
@@ -23,14 +23,6 @@ def test_the_shipped_config_loads():
     assert config.targets["seat_utilisation"] == (">=", 0.70)
     assert config.targets["ticket_volume"] == ("<", 30)
     assert set(config.targets) <= set(MEASURES) and len(config.targets) == 13
-
-
-def changed(tmp_path, section: str, key: str, value):
-    data = yaml.safe_load(DEFAULT_REPORTS_FILE.read_text())
-    data[section][key] = value
-    path = tmp_path / "reports.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 @pytest.mark.parametrize(
@@ -59,7 +51,7 @@ def changed(tmp_path, section: str, key: str, value):
     ],
 )
 def test_a_bad_value_names_its_key(tmp_path, section, key, value, named, words):
-    path = changed(tmp_path, section, key, value)
+    path = edited_config(DEFAULT_REPORTS_FILE, tmp_path, section, key, value)
     with pytest.raises(ConfigError) as error:
         load_report_config(path)
     assert f"{path}: {named}" in str(error.value)
@@ -67,10 +59,7 @@ def test_a_bad_value_names_its_key(tmp_path, section, key, value, named, words):
 
 
 def test_an_unknown_section_and_a_missing_file_are_named(tmp_path):
-    data = yaml.safe_load(DEFAULT_REPORTS_FILE.read_text())
-    data["colours"] = {"green": "#2e9d5b"}
-    path = tmp_path / "reports.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = edited_config(DEFAULT_REPORTS_FILE, tmp_path, "colours", "green", "#2e9d5b")
     with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}: colours: Extra inputs"):
         load_report_config(path)
     with pytest.raises(ConfigError, match="config file not found"):
