@@ -8,6 +8,10 @@ SELECT DISTINCT as_of_date
 FROM mart.account_health
 WHERE as_of_date IN ($as_of, $as_of + 7, $as_of + 30);
 
+-- The publish copies only the dates marked (assets/publish.py): the later dates too.
+INSERT OR IGNORE INTO main.unpublished_dates
+SELECT 'mart.account_health', as_of_date FROM refreshed_dates;
+
 CREATE OR REPLACE TEMP TABLE health_deltas AS
 SELECT
     today.as_of_date,

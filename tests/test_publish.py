@@ -640,6 +640,20 @@ def test_a_publish_on_top_of_the_last_one_equals_a_publish_from_nothing(
         assert connection.execute("SELECT * FROM main.unpublished_dates").fetchall() == []
 
 
+def test_an_older_date_run_after_a_newer_one_republishes_the_deltas_it_changed(
+    site, tmp_path, publish_modes
+):
+    """Running D1 - 7 after D1 gives D1 its 7-day deltas in the working database
+    (sql/health_history.sql): the publish on top of the last one carries them too."""
+    week_before = D1 - dt.timedelta(days=7)
+    deltas = "SELECT count(score_delta_7d) FROM mart.account_health WHERE as_of_date = ?"
+    assert published(site.warehouse, deltas, D1) == [(0,)]
+    assert site.run(week_before) == 0
+    assert publish_modes == [True]
+    assert published(site.warehouse, deltas, D1)[0][0] > 0
+    assert published_tables(site.warehouse) == published_tables(full_publish(site, tmp_path))
+
+
 def test_a_publish_keeps_history_days_of_health_measures_on_top_of_the_last_one(
     site, publish_modes
 ):
