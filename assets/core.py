@@ -24,6 +24,7 @@ from dagster import (
 
 import sql
 from assets.ingest import lake_dir
+from assets.publish import record_run
 from pipelines.resources import Warehouse
 from schemas.extracts import DATASETS, DELIVERY_DATE, Dataset
 
@@ -242,6 +243,13 @@ def build_core_asset(partitions_def: PartitionsDefinition):
         as_of = dt.date.fromisoformat(context.partition_key)
         with warehouse.connect() as connection:
             counts = build_core(connection, as_of, context.run.run_id)
+            record_run(
+                connection,
+                context.run.run_id,
+                as_of,
+                "running",
+                row_counts={f"core.{name}": rows for name, rows in counts.items()},
+            )
             absent = [
                 row[0]
                 for row in connection.execute(

@@ -5,7 +5,8 @@ Read from the published file once it is in place, so the export shows what analy
 see. Tables with history are Hive-partitioned by as-of date
 (`<dir>/<table>/as_of_date=YYYY-MM-DD/data_0.parquet`): a run rewrites the dates it
 changed (its own, and the dates 7 and 30 days later whose deltas it refreshes, see
-sql/health_history.sql) and any date not exported yet. Every other mart is one file,
+sql/health_history.sql; for the run that publishes a range, those of every date of the
+range, from RANGE_START_TAG) and any date not exported yet. Every other mart is one file,
 `<dir>/<table>.parquet`. Each file is written under a temporary name and renamed into
 place, so a reader never sees half a file.
 """
@@ -23,15 +24,18 @@ from pipelines.resources import Warehouse
 
 HISTORY_TABLES = ("account_health", "health_measures", "portfolio_kpis")
 REFRESHED_DAYS = (0, 7, 30)
+RANGE_START_TAG = "cshealth/range_start"  # on the run that publishes a range: its first date
 
 
 def quote(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def export_marts(published: Path, target: Path, as_of: dt.date) -> dict[str, int]:
-    """Write the marts of the published file as Parquet under `target`; rows written per
-    table."""
+def export_marts(
+    published: Path, target: Path, as_of: dt.date, first: dt.date | None = None
+) -> dict[str, int]:
+    """Write the marts of the published file as Parquet under `target` for the run of
+    `as_of` (publishing the dates from `first`, when a range); rows written per table."""
     target.mkdir(parents=True, exist_ok=True)
     staging = target / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -48,7 +52,9 @@ def export_marts(published: Path, target: Path, as_of: dt.date) -> dict[str, int
         try:
             for table in tables:
                 if table in HISTORY_TABLES:
-                    written[table] = export_history(connection, table, target, staging, as_of)
+                    written[table] = export_history(
+                        connection, table, target, staging, first or as_of, as_of
+                    )
                 else:
                     file = target / f"{table}.parquet"
                     temporary = target / f".{table}.parquet.tmp"
@@ -62,14 +68,21 @@ def export_marts(published: Path, target: Path, as_of: dt.date) -> dict[str, int
     return written
 
 
-def export_history(connection, table: str, target: Path, staging: Path, as_of: dt.date) -> int:
-    """Rewrite the partitions of `table` this run changed, and any not exported yet."""
+def export_history(
+    connection, table: str, target: Path, staging: Path, first: dt.date, last: dt.date
+) -> int:
+    """Rewrite the partitions of `table` that the runs of `first`..`last` changed, and
+    any not exported yet."""
     folder = target / table
     exported = {
         path.parent.name.removeprefix("as_of_date=")
         for path in folder.glob("as_of_date=*/*.parquet")
     }
-    changed = {(as_of + dt.timedelta(days=days)).isoformat() for days in REFRESHED_DAYS}
+    changed = {
+        (first + dt.timedelta(days=offset + days)).isoformat()
+        for offset in range((last - first).days + 1)
+        for days in REFRESHED_DAYS
+    }
     dates = [
         row[0]
         for row in connection.execute(
@@ -107,7 +120,13 @@ def build_export_asset(partitions_def: PartitionsDefinition):
     )
     def parquet_export(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
-        written = export_marts(warehouse.published_path, warehouse.export_path, as_of)
+        first = context.run.tags.get(RANGE_START_TAG)
+        written = export_marts(
+            warehouse.published_path,
+            warehouse.export_path,
+            as_of,
+            dt.date.fromisoformat(first) if first else None,
+        )
         return MaterializeResult(
             metadata={
                 "path": str(warehouse.export_path),

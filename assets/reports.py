@@ -6,9 +6,9 @@ it just published (read-only, `mart.*` only). They are optional outputs
 (`output_required=False`): a partition that is not the newest published as-of date (a
 backfill of an older day) renders nothing and records no materialisation, so the reports
 on disk always describe the newest date, like the latest-only marts they read. A
-materialisation's partition is therefore the date its reports are for. A run tagged
-SKIP_REPORTS_TAG renders nothing either: `cshealth run --from --to` tags every date of
-its range but the last, so a 30-day backfill renders its reports once, not 30 times.
+materialisation's partition is therefore the date its reports are for. The dates of a
+`cshealth run --from --to` range but the last stop before the publish (see
+pipelines/runner.py), so a 30-day backfill renders its reports once, not 30 times.
 
 Files go to `reports/` beside the published file (`data/reports` by default, the
 `cshealth report` default too), under the as-of date:
@@ -32,7 +32,6 @@ from pipelines.reports.render import write_portfolio, write_top_account_packs
 from pipelines.resources import Warehouse
 
 ACCOUNT_PACKS = 3
-SKIP_REPORTS_TAG = "cshealth/skip_reports"  # set to "true" on a run that renders none
 
 
 def reports_dir(warehouse: Warehouse) -> Path:
@@ -46,12 +45,8 @@ def newest_published_date(published: Path) -> dt.date | None:
 
 
 def renders(context: AssetExecutionContext, warehouse: Warehouse) -> bool:
-    """Whether this run renders reports: its date is the newest published one and the
-    run is not tagged SKIP_REPORTS_TAG."""
+    """Whether this run renders reports: its date is the newest published one."""
     as_of = dt.date.fromisoformat(context.partition_key)
-    if context.run.tags.get(SKIP_REPORTS_TAG) == "true":
-        context.log.info(f"{as_of} is not the last date of its range: no reports")
-        return False
     newest = newest_published_date(warehouse.published_path)
     if newest != as_of:
         context.log.info(f"{as_of} is not the newest published date ({newest}): no reports")

@@ -51,6 +51,9 @@ def dates_to_run(args: argparse.Namespace) -> list[dt.date]:
 
 
 def report(outcome: RunOutcome, published: Path) -> None:
+    if outcome.success and outcome.deferred_to:
+        print(f"{outcome.as_of}: done (run {outcome.run_id}), published with {outcome.deferred_to}")
+        return
     if outcome.success:
         print(f"{outcome.as_of}: published {published} (run {outcome.run_id})")
         return
@@ -72,7 +75,7 @@ def command_run(args: argparse.Namespace) -> int:
     warehouse = warehouse_for(args)
     dates = dates_to_run(args)
     for as_of in dates:
-        outcome = run_as_of(warehouse, as_of, verbose=args.verbose, reports=as_of == dates[-1])
+        outcome = run_as_of(warehouse, as_of, verbose=args.verbose, in_range=(dates[0], dates[-1]))
         report(outcome, warehouse.published_path)
         if not outcome.success:
             return 1

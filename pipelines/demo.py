@@ -47,15 +47,18 @@ def demo(args: argparse.Namespace, warehouse: Warehouse) -> int:
     if args.no_run:
         return 0
     history = max(1, min(args.history_days, args.days))
-    for offset in range(history - 1, -1, -1):
-        as_of = shape.last_day - dt.timedelta(days=offset)
-        outcome = run_as_of(warehouse, as_of, verbose=args.verbose, reports=offset == 0)
+    first = shape.last_day - dt.timedelta(days=history - 1)
+    for offset in range(history):
+        as_of = first + dt.timedelta(days=offset)
+        outcome = run_as_of(
+            warehouse, as_of, verbose=args.verbose, in_range=(first, shape.last_day)
+        )
         if not outcome.success:
             print(f"{as_of}: run failed", file=sys.stderr)
             for problem in outcome.problems:
                 print(f"  {problem}", file=sys.stderr)
             return 1
-        print(f"{as_of}: published")
+        print(f"{as_of}: {'done' if outcome.deferred_to else 'published'}")
     print(f"\nThe published warehouse: {warehouse.published_path}")
     print(f"Open it read-only:  duckdb -readonly {warehouse.published_path}")
     print("   or in Python:    duckdb.connect(path, read_only=True)\n")

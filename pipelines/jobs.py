@@ -11,6 +11,7 @@ from dagster import (
     DailyPartitionsDefinition,
     Definitions,
     EnvVar,
+    JobDefinition,
     define_asset_job,
     in_process_executor,
 )
@@ -20,7 +21,7 @@ from assets.export import build_export_asset
 from assets.health import ACCOUNT_HEALTH, HEALTH_MEASURES, build_health_asset
 from assets.ingest import build_ingest_assets
 from assets.operations import OPERATIONS_ASSETS, build_operations_asset
-from assets.publish import build_publish_asset
+from assets.publish import PUBLISHED, build_publish_asset
 from assets.reports import build_report_assets
 from assets.retention import MRR_MOVEMENTS, RETENTION, build_retention_asset
 from pipelines.resources import ENVIRONMENT, Warehouse
@@ -100,3 +101,10 @@ def build_definitions(
         sensors=[sensor, record_failed_runs],
         resources={"warehouse": warehouse},
     )
+
+
+def keys_before_publish(job: JobDefinition) -> list[AssetKey]:
+    """Every asset of `job` but the publish and what follows it (reports, export)."""
+    following = AssetSelection.assets(PUBLISHED).downstream()
+    selected = (AssetSelection.all() - following).resolve(job.asset_layer.asset_graph)
+    return sorted(selected, key=lambda key: key.to_user_string())

@@ -13,9 +13,9 @@ from dagster import DagsterEventType, DagsterInstance, RunsFilter
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from assets.deliveries import find_deliveries
+from assets.export import RANGE_START_TAG
 from assets.publish import PUBLISHED, record_run
-from assets.reports import SKIP_REPORTS_TAG
-from pipelines.jobs import NIGHTLY_JOB, build_definitions
+from pipelines.jobs import NIGHTLY_JOB, build_definitions, keys_before_publish
 from pipelines.resources import Warehouse
 from pipelines.settings import REPO_ROOT
 
@@ -35,6 +35,7 @@ class RunOutcome:
     success: bool
     problems: list[str] = field(default_factory=list)
     published: bool = False  # the publish step succeeded (reports may still have failed)
+    deferred_to: dt.date | None = None  # not published: the run of this date publishes it
 
 
 def prepare_dagster_home() -> None:
@@ -126,15 +127,25 @@ def release_dead_runs(instance: DagsterInstance) -> list[str]:
 
 
 def run_as_of(
-    warehouse: Warehouse, as_of: dt.date, verbose: bool = False, reports: bool = True
+    warehouse: Warehouse,
+    as_of: dt.date,
+    verbose: bool = False,
+    in_range: tuple[dt.date, dt.date] | None = None,
 ) -> RunOutcome:
     """Materialise every asset for `as_of` through Dagster; record it in meta.runs.
-    With `reports` False the report assets render nothing (a date of a range that is
-    not its last)."""
+
+    `as_of` of a range (first, last) that is not its last date stops before the publish:
+    its marts wait in the working database, and the run of the last date publishes the
+    whole range at once and renders its reports, once. Each publish copies only what
+    changed but still costs seconds, and analysts see the range whole or not at all."""
     prepare_dagster_home()
     preflight(warehouse, as_of)
     run_id = str(uuid.uuid4())
     job = build_definitions(warehouse, include_date=as_of).resolve_job_def(NIGHTLY_JOB)
+    deferred_to = in_range[1] if in_range and as_of != in_range[1] else None
+    tags = {PID_TAG: str(os.getpid())}
+    if in_range and not deferred_to:
+        tags[RANGE_START_TAG] = in_range[0].isoformat()
     run_config = (
         None if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     )
@@ -154,13 +165,23 @@ def run_as_of(
             raise_on_error=False,
             run_id=run_id,
             run_config=run_config,
-            tags={PID_TAG: str(os.getpid())} | ({} if reports else {SKIP_REPORTS_TAG: "true"}),
+            tags=tags,
+            asset_selection=keys_before_publish(job) if deferred_to else None,
         )
     published = any(
         event.event_type == DagsterEventType.STEP_SUCCESS and event.step_key == PUBLISH_STEP
         for event in result.all_events
     )
-    outcome = RunOutcome(as_of, run_id, result.success, _problems(result), published)
+    outcome = RunOutcome(as_of, run_id, result.success, _problems(result), published, deferred_to)
+    if result.success and deferred_to:
+        with warehouse.connect() as connection:
+            record_run(
+                connection,
+                run_id,
+                as_of,
+                "success",
+                message=f"published with the last date of its range, {deferred_to}",
+            )
     if not result.success:
         message = "; ".join(outcome.problems) or "run failed"
         if published:

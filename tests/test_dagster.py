@@ -285,3 +285,35 @@ def test_a_failed_run_is_recorded_in_meta_runs(tmp_path, instance):
     ]
     assert rows[0][3]
     assert not warehouse.published_path.exists()
+
+
+def test_the_export_of_a_range_rewrites_the_later_dates_each_of_its_dates_refreshed(tmp_path):
+    """A run of the range a..a+1 refreshed the deltas of a+7 (sql/health_history.sql):
+    the export by the run that publishes it rewrites a+7 too; a lone run of a+1 would
+    not."""
+    from assets.export import export_marts
+
+    a = dt.date(2026, 3, 2)
+    published, target = tmp_path / "p.duckdb", tmp_path / "export"
+    with duckdb.connect(str(published)) as connection:
+        connection.execute("CREATE SCHEMA mart")
+        connection.execute(
+            "CREATE TABLE mart.account_health AS SELECT unnest(?::DATE[]) AS as_of_date, "
+            "1.0 AS score_delta_7d",
+            [[a, a + dt.timedelta(days=1), a + dt.timedelta(days=7)]],
+        )
+    export_marts(published, target, a + dt.timedelta(days=7))
+    with duckdb.connect(str(published)) as connection:
+        connection.execute("UPDATE mart.account_health SET score_delta_7d = 2.0")
+
+    def exported() -> list[tuple]:
+        with duckdb.connect() as connection:
+            return connection.execute(
+                f"SELECT as_of_date, score_delta_7d FROM read_parquet('{target}/account_health/"
+                "*/*.parquet', hive_partitioning = true) ORDER BY 1"
+            ).fetchall()
+
+    export_marts(published, target, a + dt.timedelta(days=1))
+    assert exported()[-1] == (a + dt.timedelta(days=7), 1.0)
+    export_marts(published, target, a + dt.timedelta(days=1), first=a)
+    assert [delta for _, delta in exported()] == [2.0, 2.0, 2.0]

@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
+import assets.publish
 from pipelines.cli import main
 from pipelines.reports.render import comparison_text, in_unit
 
@@ -437,8 +438,9 @@ def test_a_backfilled_older_date_writes_no_reports(book, warehouse, capsys, monk
 
 
 def test_a_range_run_renders_the_reports_of_its_last_date_only(book, warehouse, monkeypatch):
-    """`cshealth run --from --to` (and the demo's run of its last days): one set of
-    reports, for the range's last date; the earlier dates are published all the same."""
+    """`cshealth run --from --to` (and the demo's run of its last days): the earlier
+    dates stop before the publish, and the last date's run publishes the whole range
+    and renders one set of reports, for its date."""
     monkeypatch.setenv("CSHEALTH_DAGSTER_STORAGE", str(book / "dagster"))
     last = latest(warehouse)
     first = last - dt.timedelta(days=1)
@@ -446,13 +448,28 @@ def test_a_range_run_renders_the_reports_of_its_last_date_only(book, warehouse, 
     assert not (book / "reports" / first.isoformat()).exists()  # the demo's own range
     shutil.rmtree(book / "reports" / last.isoformat())
     arguments = ["--extracts", str(book / "extracts"), "--warehouse", str(warehouse)]
+    publishes = []
+    monkeypatch.setattr(
+        assets.publish, "after_step", lambda step: publishes.append(step == "replaced")
+    )
     assert main(["run", "--from", first.isoformat(), "--to", last.isoformat(), *arguments]) == 0
+    assert sum(publishes) == 1
     assert not (book / "reports" / first.isoformat()).exists()
     assert (book / "reports" / last.isoformat() / "portfolio.html").is_file()
-    with duckdb.connect(str(book / "w.work.duckdb"), read_only=True) as connection:
+    runs = (
+        "SELECT as_of_date, status, message, row_counts IS NOT NULL FROM meta.runs "
+        "ORDER BY started_at DESC LIMIT 2"
+    )
+    expected = [
+        (last, "success", None, True),
+        (first, "success", f"published with the last date of its range, {last}", True),
+    ]
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.execute(runs).fetchall() == expected
         assert connection.execute(
-            "SELECT as_of_date, status FROM meta.runs ORDER BY started_at DESC LIMIT 2"
-        ).fetchall() == [(last, "success"), (first, "success")]
+            "SELECT count(DISTINCT as_of_date) FROM mart.account_health WHERE as_of_date >= ?",
+            [first],
+        ).fetchall() == [(2,)]
 
 
 def test_the_report_assets_follow_the_publish():
