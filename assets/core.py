@@ -170,11 +170,46 @@ def product_events_sql(as_of: dt.date) -> str:
     )
 
 
+def basis_deliveries(connection: duckdb.DuckDBPyConnection, up_to: dt.date) -> str:
+    """The product_events and crm_accounts deliveries dated <= `up_to` as loaded now
+    (date, fingerprint and load time): what the product-event rejections up to that
+    date were computed from."""
+    return sql.scalar(
+        connection,
+        """SELECT coalesce(string_agg(dataset || ' ' || delivery_date || ' ' || fingerprint
+                                      || ' ' || loaded_at, ', '
+                                      ORDER BY dataset, delivery_date), '')
+           FROM meta.deliveries
+           WHERE dataset IN ('product_events', 'crm_accounts') AND delivery_date <= ?""",
+        [up_to],
+    )
+
+
+def event_rejections_basis(connection: duckdb.DuckDBPyConnection, as_of: dt.date):
+    """The as-of date whose core-stage product-event rejections the run of `as_of` can
+    build on (sql/core_product_events.sql), or None to read every raw event.
+
+    That is the core layer's date when it is before `as_of` and the product_events and
+    crm_accounts deliveries up to it are those it was computed from: then its raw events
+    are the same, an account known then is still known (known accounts are those of any
+    CRM delivery so far), and a resent copy is still one."""
+    basis = connection.execute(
+        "SELECT as_of_date, deliveries FROM core.event_rejections_basis"
+    ).fetchall()
+    if not basis:
+        return None
+    previous, deliveries = basis[0]
+    if previous >= as_of or deliveries != basis_deliveries(connection, previous):
+        return None
+    return previous
+
+
 def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> dict:
     """Rebuild the whole core layer for `as_of` in one transaction; row counts per table.
 
     Product events are the exception: their rollups are kept up to date incrementally
-    first, and `core.product_events` is a view (see product_events_sql)."""
+    first, `core.product_events` is a view (see product_events_sql), and their
+    rejections build on the previous date's when they can (event_rejections_basis)."""
     update_usage_rollups(connection)
     if sql.scalar(
         connection,
@@ -186,12 +221,16 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
     parameters = {"as_of": as_of, "run_id": run_id}
     connection.execute("BEGIN TRANSACTION")
     try:
+        events = parameters | {
+            "previous": event_rejections_basis(connection, as_of),
+            "deliveries": basis_deliveries(connection, as_of),
+        }
         sql.run(connection, sql.load("core_accounts_known"), parameters)
         for name in CORE_ORDER:
-            statements = (
-                product_events_sql(as_of) if name == "product_events" else core_sql(DATASETS[name])
-            )
-            sql.run(connection, statements, parameters)
+            if name == "product_events":
+                sql.run(connection, product_events_sql(as_of), events)
+            else:
+                sql.run(connection, core_sql(DATASETS[name]), parameters)
         sql.run(
             connection,
             sql.load("core_dataset_status"),

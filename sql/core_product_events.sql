@@ -5,7 +5,8 @@
 --    `first_delivery` marks one row per (account, user, day);
 --  * core.product_feature_days: one row per account, UTC day, event name and delivery.
 -- Events of unknown accounts and resent copies are quarantined for this as-of date
--- (stage 'core'), as the other datasets' rows are by sql/core_dataset.sql.
+-- (stage 'core'), as the other datasets' rows are by sql/core_dataset.sql
+-- (parameters $as_of, $run_id, $previous, $deliveries: see assets/core.py).
 
 CREATE OR REPLACE VIEW core.product_events AS
 SELECT
@@ -44,6 +45,25 @@ FROM rollup.user_days
 WHERE delivery_date <= $as_of
   AND account_id NOT IN (SELECT account_id FROM core.known_accounts);
 
+-- Events of the deliveries up to $previous, when set (assets/core.py:
+-- event_rejections_basis): its rejected rows, with the account's reason as of $as_of.
+-- They are the same raw rows, an account known then is known now, and a resent copy
+-- stays one; reading 50M raw events again for a few thousand rows would take seconds.
+INSERT INTO quarantine.rejected_rows
+SELECT
+    $run_id, 'product_events', earlier.source_file, earlier.row_number, earlier.record,
+    list_filter([unknown.reason,
+                 CASE WHEN list_contains(earlier.reasons, 'already_delivered')
+                      THEN 'already_delivered' END],
+                lambda reason: reason IS NOT NULL),
+    earlier.delivery_date, 'core', $as_of
+FROM quarantine.rejected_rows AS earlier
+LEFT JOIN unknown_event_accounts AS unknown ON unknown.account_id = earlier.record ->> 'account_id'
+WHERE earlier.stage = 'core' AND earlier.dataset = 'product_events'
+  AND earlier.as_of_date = CAST($previous AS DATE)
+  AND (unknown.reason IS NOT NULL OR list_contains(earlier.reasons, 'already_delivered'));
+
+-- Events of the deliveries after $previous (of every delivery, without it).
 INSERT INTO quarantine.rejected_rows
 SELECT
     $run_id, 'product_events', event._source_file, event._row_number,
@@ -57,6 +77,10 @@ LEFT JOIN unknown_event_accounts AS unknown ON unknown.account_id = event.accoun
 LEFT JOIN rollup.resent_events AS resent
     ON resent.event_id = event.event_id AND resent.delivery_date = event._delivery_date
 WHERE event._delivery_date <= $as_of
+  AND event._delivery_date > coalesce(CAST($previous AS DATE), DATE '0001-01-01')
   AND (unknown.reason IS NOT NULL OR resent.event_id IS NOT NULL);
 
 DROP TABLE unknown_event_accounts;
+
+DELETE FROM core.event_rejections_basis;
+INSERT INTO core.event_rejections_basis VALUES ($as_of, $deliveries);

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from assets.core import build_core, update_usage_rollups
+from assets.core import build_core, event_rejections_basis, update_usage_rollups
 from assets.ingest import load_dataset
 from schemas.extracts import DATASETS
 
@@ -71,6 +71,15 @@ def from_events(connection) -> pl.DataFrame:
                   count(DISTINCT (user_id, CAST(occurred_at AS DATE))) AS user_days,
                   list(DISTINCT event_name ORDER BY event_name) AS event_names
            FROM core.product_events GROUP BY 1 ORDER BY 1""",
+    )
+
+
+def event_rejections(connection, as_of: dt.date) -> pl.DataFrame:
+    return table(
+        connection,
+        "SELECT * EXCLUDE (run_id) FROM quarantine.rejected_rows "
+        "WHERE stage = 'core' AND dataset = 'product_events' AND as_of_date = ? ORDER BY ALL",
+        as_of,
     )
 
 
@@ -240,19 +249,20 @@ EVENTS = st.lists(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(events=EVENTS)
-def test_the_rollups_always_equal_counting_the_events_afresh(tmp_path_factory, events):
+@given(events=EVENTS, known_from=st.sampled_from([None, 1, 2]))
+def test_the_rollups_always_equal_counting_the_events_afresh(tmp_path_factory, events, known_from):
     """For every as-of date of a nightly backfill, usage read from the rollups equals
-    usage counted from core.product_events: resent ids, late events, unknown accounts."""
+    usage counted from core.product_events, and the product-event rejections built on
+    the day before equal those found by reading every raw event: resent ids, late
+    events, an unknown account that the CRM delivers from a later day on."""
     root = tmp_path_factory.mktemp("book")
     extracts = root / "extracts"
-    write_delivery(
-        extracts,
-        "crm_accounts",
-        D1,
-        rows_of("crm_accounts", 1) + rows_of("crm_accounts", 1, account_id="A2"),
-    )
     days = [D1, D2, D3]
+    crm = rows_of("crm_accounts", 1) + rows_of("crm_accounts", 1, account_id="A2")
+    write_delivery(extracts, "crm_accounts", D1, crm)
+    if known_from is not None:
+        crm_x = crm + rows_of("crm_accounts", 1, account_id="X")
+        write_delivery(extracts, "crm_accounts", days[known_from], crm_x)
     for index, day in enumerate(days):
         rows = {}
         for delivery, number, account, user, offset, name in events:
@@ -267,8 +277,33 @@ def test_the_rollups_always_equal_counting_the_events_afresh(tmp_path_factory, e
     for day in days:
         load_all(connection, extracts, day, run_id=f"run-{day}")
         assert_frame_equal(from_rollups(connection), from_events(connection))
+        built_on_the_day_before = event_rejections(connection, day)
+        build_core(connection, day, f"again-{day}")  # the same date: every raw event read
+        assert_frame_equal(built_on_the_day_before, event_rejections(connection, day))
     connection.close()
     shutil.rmtree(root)
+
+
+def test_event_rejections_build_on_the_day_before_only_while_its_deliveries_stand(
+    extracts, connection
+):
+    accounts(extracts)
+    write_delivery(extracts, "product_events", D1, [event("E1", "2026-03-01T10:00:00Z")])
+    load_all(connection, extracts, D1)
+    assert event_rejections_basis(connection, D2) == D1
+    assert event_rejections_basis(connection, D1) is None  # the same date: read afresh
+    # D1 delivered again with other content: its rejections no longer stand.
+    write_delivery(
+        extracts,
+        "product_events",
+        D1,
+        [event("E1", "2026-03-01T10:00:00Z"), event("E9", "2026-03-01T11:00:00Z", account_id="X")],
+    )
+    load_dataset(connection, DATASETS["product_events"], extracts, D2, "run-2", SETTINGS)
+    assert event_rejections_basis(connection, D2) is None
+    load_all(connection, extracts, D2, run_id="run-2")
+    assert event_rejections(connection, D2)["record"].str.contains('"E9"').to_list() == [True]
+    assert event_rejections_basis(connection, D3) == D2
 
 
 def test_a_working_database_with_core_product_events_as_a_table_is_upgraded(extracts, connection):
