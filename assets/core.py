@@ -42,10 +42,25 @@ CURRENCY_REASON = """CASE
         ELSE 'unknown_currency' END"""
 
 
-def core_sql(dataset: Dataset) -> str:
-    """The statements that build `core.<dataset>` (parameters $as_of, $run_id)."""
+def core_sql(dataset: Dataset, forward: bool = False) -> str:
+    """The statements that build `core.<dataset>` (parameters $as_of, $run_id); with
+    `forward`, those that bring an incremental dataset's rows forward from the date
+    before (parameter $previous: see previous_core_date)."""
     snapshot = dataset.kind == "snapshot"
     columns = list(dataset.dtypes)
+    candidates = f"raw.{dataset.name}"
+    if forward:
+        candidates = f"""(
+    SELECT * FROM raw.{dataset.name} WHERE _delivery_date > $previous
+    UNION ALL
+    SELECT rejected.* FROM raw.{dataset.name} AS rejected
+    SEMI JOIN quarantine.rejected_rows AS earlier
+        ON earlier.source_file = rejected._source_file
+       AND earlier.row_number = rejected._row_number
+       AND earlier.stage = 'core' AND earlier.dataset = '{dataset.name}'
+       AND earlier.as_of_date = $previous
+    WHERE rejected._delivery_date <= $previous
+)"""
     usd = "".join(
         f",\n    candidate.{money} * CASE WHEN candidate.currency = 'USD' THEN 1 "
         f"ELSE fx.rate_to_usd END AS {money}_usd"
@@ -56,6 +71,23 @@ def core_sql(dataset: Dataset) -> str:
         dataset=dataset.name,
         deliveries_in_force=(
             "the newest folder dated <= $as_of" if snapshot else "every folder dated <= $as_of"
+        ),
+        how_built=(
+            "brought forward from $previous: only the rows of later deliveries and those "
+            "rejected for $previous are read"
+            if forward
+            else "built from every row in force"
+        ),
+        candidates=candidates,
+        target="TEMP TABLE core_newer" if forward else f"TABLE core.{dataset.name}",
+        forward=(
+            sql.load(
+                "core_dataset_forward",
+                dataset=dataset.name,
+                same_key=" AND ".join(f"kept.{key} = newer.{key}" for key in dataset.key),
+            )
+            if forward
+            else ""
         ),
         newest_wins=(
             "a snapshot holds each key once"
@@ -170,36 +202,54 @@ def product_events_sql(as_of: dt.date) -> str:
     )
 
 
-def basis_deliveries(connection: duckdb.DuckDBPyConnection, up_to: dt.date) -> str:
-    """The product_events and crm_accounts deliveries dated <= `up_to` as loaded now
-    (date, fingerprint and load time): what the product-event rejections up to that
-    date were computed from."""
-    return sql.scalar(
+INCREMENTAL_CORE = [name for name in CORE_ORDER if DATASETS[name].kind == "incremental"]
+
+
+def core_basis(connection: duckdb.DuckDBPyConnection, dataset: Dataset, up_to: dt.date) -> str:
+    """What the core rows of an incremental dataset as of `up_to` are computed from, as
+    loaded now: its columns, and the deliveries dated <= `up_to` (date, fingerprint,
+    load time) of it, of crm_accounts (the known accounts) and, with money, of
+    fx_rates."""
+    sources = [dataset.name, "crm_accounts", *(["fx_rates"] if dataset.money else [])]
+    deliveries = sql.scalar(
         connection,
         """SELECT coalesce(string_agg(dataset || ' ' || delivery_date || ' ' || fingerprint
                                       || ' ' || loaded_at, ', '
                                       ORDER BY dataset, delivery_date), '')
            FROM meta.deliveries
-           WHERE dataset IN ('product_events', 'crm_accounts') AND delivery_date <= ?""",
-        [up_to],
+           WHERE dataset IN ? AND delivery_date <= ?""",
+        [sources, up_to],
     )
+    return f"{', '.join(dataset.dtypes)}; {deliveries}"
 
 
-def event_rejections_basis(connection: duckdb.DuckDBPyConnection, as_of: dt.date):
-    """The as-of date whose core-stage product-event rejections the run of `as_of` can
-    build on (sql/core_product_events.sql), or None to read every raw event.
+def previous_core_date(
+    connection: duckdb.DuckDBPyConnection, dataset: Dataset, as_of: dt.date
+) -> dt.date | None:
+    """The as-of date from which the core rows of an incremental dataset (and for product
+    events, their rejections) can be brought forward to `as_of`, or None to build them
+    from every raw row.
 
-    That is the core layer's date when it is before `as_of` and the product_events and
-    crm_accounts deliveries up to it are those it was computed from: then its raw events
-    are the same, an account known then is still known (known accounts are those of any
-    CRM delivery so far), and a resent copy is still one."""
+    That is the date the core layer holds, when it is before `as_of`, nothing its rows
+    were computed from changed since (core_basis), and no fx_rates delivery came after
+    it. Then its rows stay valid: an account known then is still known (known accounts
+    are those of any CRM delivery so far) and the rates are the same. A key's newest
+    valid version can only give way to a later delivery's, or to a rejected row of an
+    account that became known; a resent event stays one."""
     basis = connection.execute(
-        "SELECT as_of_date, deliveries FROM core.event_rejections_basis"
+        "SELECT as_of_date, basis FROM core.basis WHERE dataset = ?", [dataset.name]
     ).fetchall()
     if not basis:
         return None
-    previous, deliveries = basis[0]
-    if previous >= as_of or deliveries != basis_deliveries(connection, previous):
+    previous, recorded = basis[0]
+    if previous >= as_of or recorded != core_basis(connection, dataset, previous):
+        return None
+    if dataset.money and sql.scalar(
+        connection,
+        "SELECT count(*) FROM meta.deliveries WHERE dataset = 'fx_rates' "
+        "AND delivery_date > ? AND delivery_date <= ?",
+        [previous, as_of],
+    ):
         return None
     return previous
 
@@ -208,8 +258,9 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
     """Rebuild the whole core layer for `as_of` in one transaction; row counts per table.
 
     Product events are the exception: their rollups are kept up to date incrementally
-    first, `core.product_events` is a view (see product_events_sql), and their
-    rejections build on the previous date's when they can (event_rejections_basis)."""
+    first, and `core.product_events` is a view (see product_events_sql). The rows of
+    incremental datasets (the rejections, for product events) are brought forward from
+    the date before when they can (previous_core_date)."""
     update_usage_rollups(connection)
     if sql.scalar(
         connection,
@@ -219,18 +270,27 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
         # Working databases of earlier versions hold it as a table.
         connection.execute("DROP TABLE core.product_events")
     parameters = {"as_of": as_of, "run_id": run_id}
+    previous = {
+        name: previous_core_date(connection, DATASETS[name], as_of) for name in INCREMENTAL_CORE
+    }
     connection.execute("BEGIN TRANSACTION")
     try:
-        events = parameters | {
-            "previous": event_rejections_basis(connection, as_of),
-            "deliveries": basis_deliveries(connection, as_of),
-        }
         sql.run(connection, sql.load("core_accounts_known"), parameters)
         for name in CORE_ORDER:
             if name == "product_events":
-                sql.run(connection, product_events_sql(as_of), events)
+                statements = product_events_sql(as_of)
             else:
-                sql.run(connection, core_sql(DATASETS[name]), parameters)
+                statements = core_sql(DATASETS[name], forward=previous.get(name) is not None)
+            sql.run(connection, statements, parameters | {"previous": previous.get(name)})
+        connection.execute("DELETE FROM core.basis")
+        connection.execute(
+            "INSERT INTO core.basis SELECT unnest(?::VARCHAR[]), ?, unnest(?::VARCHAR[])",
+            [
+                INCREMENTAL_CORE,
+                as_of,
+                [core_basis(connection, DATASETS[name], as_of) for name in INCREMENTAL_CORE],
+            ],
+        )
         sql.run(
             connection,
             sql.load("core_dataset_status"),

@@ -3,13 +3,14 @@
 --  * rows whose account is unknown or whose currency has no rate are quarantined for
 --    this as-of date (stage 'core') and left out;
 --  * {newest_wins}
---  * money converted to USD at the newest rates (constant currency).
+--  * money converted to USD at the newest rates (constant currency);
+--  * {how_built}
 
 CREATE OR REPLACE TEMP TABLE core_checked AS
 SELECT
     candidate.*,
     list_filter([{account_reason}, {currency_reason}], lambda reason: reason IS NOT NULL) AS _reasons
-FROM raw.{dataset} AS candidate
+FROM {candidates} AS candidate
 WHERE candidate._delivery_date <= $as_of {snapshot_filter};
 
 DELETE FROM quarantine.rejected_rows
@@ -21,7 +22,7 @@ SELECT $run_id, '{dataset}', _source_file, _row_number,
 FROM core_checked
 WHERE len(_reasons) > 0;
 
-CREATE OR REPLACE TABLE core.{dataset} AS
+CREATE OR REPLACE {target} AS
 SELECT
     CAST($as_of AS DATE) AS as_of_date,
     {columns}{usd_columns},
@@ -30,5 +31,5 @@ FROM core_checked AS candidate
 {fx_join}
 WHERE len(_reasons) = 0
 {qualify};
-
+{forward}
 DROP TABLE core_checked;

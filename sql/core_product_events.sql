@@ -6,7 +6,7 @@
 --  * core.product_feature_days: one row per account, UTC day, event name and delivery.
 -- Events of unknown accounts and resent copies are quarantined for this as-of date
 -- (stage 'core'), as the other datasets' rows are by sql/core_dataset.sql
--- (parameters $as_of, $run_id, $previous, $deliveries: see assets/core.py).
+-- (parameters $as_of, $run_id, $previous: see assets/core.py: previous_core_date).
 
 CREATE OR REPLACE VIEW core.product_events AS
 SELECT
@@ -45,8 +45,8 @@ FROM rollup.user_days
 WHERE delivery_date <= $as_of
   AND account_id NOT IN (SELECT account_id FROM core.known_accounts);
 
--- Events of the deliveries up to $previous, when set (assets/core.py:
--- event_rejections_basis): its rejected rows, with the account's reason as of $as_of.
+-- Events of the deliveries up to $previous, when set: its rejected rows, with the
+-- account's reason as of $as_of.
 -- They are the same raw rows, an account known then is known now, and a resent copy
 -- stays one; reading 50M raw events again for a few thousand rows would take seconds.
 INSERT INTO quarantine.rejected_rows
@@ -81,6 +81,3 @@ WHERE event._delivery_date <= $as_of
   AND (unknown.reason IS NOT NULL OR resent.event_id IS NOT NULL);
 
 DROP TABLE unknown_event_accounts;
-
-DELETE FROM core.event_rejections_basis;
-INSERT INTO core.event_rejections_basis VALUES ($as_of, $deliveries);

@@ -38,11 +38,10 @@ CREATE TABLE IF NOT EXISTS main.last_publish (run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS core.dataset_status (
     as_of_date DATE, dataset VARCHAR, delivered BOOLEAN, newest_delivery DATE
 );
--- The as-of date of the core layer's product-event rejections and the product_events and
--- crm_accounts deliveries up to it (date, fingerprint, load time) they were computed
--- from: a later as-of date builds on them while those are unchanged (assets/core.py:
--- event_rejections_basis).
-CREATE TABLE IF NOT EXISTS core.event_rejections_basis (as_of_date DATE, deliveries VARCHAR);
+-- For each incremental dataset, the as-of date of its core rows (for product events,
+-- of their rejections) and what they were computed from: a later as-of date brings
+-- them forward while that is unchanged (assets/core.py: previous_core_date).
+CREATE TABLE IF NOT EXISTS core.basis (dataset VARCHAR, as_of_date DATE, basis VARCHAR);
 
 CREATE TABLE IF NOT EXISTS quarantine.rejected_rows (
     run_id VARCHAR,

@@ -22,11 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from assets.core import build_core, event_rejections_basis, update_usage_rollups
+from assets.core import build_core, previous_core_date, update_usage_rollups
 from assets.ingest import load_dataset
 from schemas.extracts import DATASETS
 
 ROLLUP_TABLES = ("user_days", "feature_days", "resent_events", "deliveries")
+EVENTS_DATASET = DATASETS["product_events"]
 
 
 def event(event_id: str, occurred_at: str, user_id: str = "U1", name: str = "login", **changes):
@@ -290,8 +291,8 @@ def test_event_rejections_build_on_the_day_before_only_while_its_deliveries_stan
     accounts(extracts)
     write_delivery(extracts, "product_events", D1, [event("E1", "2026-03-01T10:00:00Z")])
     load_all(connection, extracts, D1)
-    assert event_rejections_basis(connection, D2) == D1
-    assert event_rejections_basis(connection, D1) is None  # the same date: read afresh
+    assert previous_core_date(connection, EVENTS_DATASET, D2) == D1
+    assert previous_core_date(connection, EVENTS_DATASET, D1) is None  # the same date: read afresh
     # D1 delivered again with other content: its rejections no longer stand.
     write_delivery(
         extracts,
@@ -300,10 +301,10 @@ def test_event_rejections_build_on_the_day_before_only_while_its_deliveries_stan
         [event("E1", "2026-03-01T10:00:00Z"), event("E9", "2026-03-01T11:00:00Z", account_id="X")],
     )
     load_dataset(connection, DATASETS["product_events"], extracts, D2, "run-2", SETTINGS)
-    assert event_rejections_basis(connection, D2) is None
+    assert previous_core_date(connection, EVENTS_DATASET, D2) is None
     load_all(connection, extracts, D2, run_id="run-2")
     assert event_rejections(connection, D2)["record"].str.contains('"E9"').to_list() == [True]
-    assert event_rejections_basis(connection, D3) == D2
+    assert previous_core_date(connection, EVENTS_DATASET, D3) == D2
 
 
 def test_a_working_database_with_core_product_events_as_a_table_is_upgraded(extracts, connection):
