@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterEventType, DagsterInstance, RunsFilter
+from dagster import AssetMaterialization, DagsterEventType, DagsterInstance, RunsFilter
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from assets.deliveries import find_deliveries
@@ -126,6 +126,22 @@ def release_dead_runs(instance: DagsterInstance) -> list[str]:
     return released
 
 
+def record_range_published(
+    instance: DagsterInstance, first: dt.date, last: dt.date, run_id: str
+) -> None:
+    """The dates first .. last - 1 of a range, published by the run of `last`, as
+    materialisations of the publish asset: the UI shows them published, and the
+    schedule and sensor do not run them again."""
+    for offset in range((last - first).days):
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                PUBLISHED,
+                partition=(first + dt.timedelta(days=offset)).isoformat(),
+                metadata={"published_by_run": run_id, "range": f"{first} .. {last}"},
+            )
+        )
+
+
 def run_as_of(
     warehouse: Warehouse,
     as_of: dt.date,
@@ -168,10 +184,12 @@ def run_as_of(
             tags=tags,
             asset_selection=keys_before_publish(job) if deferred_to else None,
         )
-    published = any(
-        event.event_type == DagsterEventType.STEP_SUCCESS and event.step_key == PUBLISH_STEP
-        for event in result.all_events
-    )
+        published = any(
+            event.event_type == DagsterEventType.STEP_SUCCESS and event.step_key == PUBLISH_STEP
+            for event in result.all_events
+        )
+        if published and in_range:
+            record_range_published(instance, in_range[0], as_of, run_id)
     outcome = RunOutcome(as_of, run_id, result.success, _problems(result), published, deferred_to)
     if result.success and deferred_to:
         with warehouse.connect() as connection:

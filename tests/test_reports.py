@@ -11,8 +11,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from dagster import DagsterInstance
 
 import assets.publish
+from assets.publish import PUBLISHED
 from pipelines.cli import main
 from pipelines.reports.render import comparison_text, in_unit
 
@@ -454,6 +456,10 @@ def test_a_range_run_renders_the_reports_of_its_last_date_only(book, warehouse, 
     )
     assert main(["run", "--from", first.isoformat(), "--to", last.isoformat(), *arguments]) == 0
     assert sum(publishes) == 1
+    with DagsterInstance.get() as instance:  # the range's dates show as published
+        assert {first.isoformat(), last.isoformat()} <= instance.get_materialized_partitions(
+            PUBLISHED
+        )
     assert not (book / "reports" / first.isoformat()).exists()
     assert (book / "reports" / last.isoformat() / "portfolio.html").is_file()
     runs = (
