@@ -3,10 +3,11 @@ CSHEALTH_EXPORT_DIR).
 
 Read from the published file once it is in place, so the export shows what analysts
 see. Tables with history are Hive-partitioned by as-of date
-(`<dir>/<table>/as_of_date=YYYY-MM-DD/data_0.parquet`): a run rewrites the dates it
-changed (its own, and the dates 7 and 30 days later whose deltas it refreshes, see
-sql/health_history.sql; for the run that publishes a range, those of every date of the
-range, from RANGE_START_TAG) and any date not exported yet. Every other mart is one file,
+(`<dir>/<table>/as_of_date=YYYY-MM-DD/data_0.parquet`): a run rewrites the dates its
+publish changed (the as-of dates of the runs it published, in meta.runs.published_by_run:
+its own, and those of the computed runs it carried, such as the earlier dates of a
+range; with the dates 7 and 30 days after each, whose deltas they refresh, see
+sql/health_history.sql) and any date not exported yet. Every other mart is one file,
 `<dir>/<table>.parquet`. Each file is written under a temporary name and renamed into
 place, so a reader never sees half a file.
 """
@@ -24,24 +25,27 @@ from pipelines.resources import Warehouse
 
 HISTORY_TABLES = ("account_health", "health_measures", "portfolio_kpis")
 REFRESHED_DAYS = (0, 7, 30)
-RANGE_START_TAG = "cshealth/range_start"  # on the run that publishes a range: its first date
 
 
 def quote(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def export_marts(
-    published: Path, target: Path, as_of: dt.date, first: dt.date | None = None
-) -> dict[str, int]:
-    """Write the marts of the published file as Parquet under `target` for the run of
-    `as_of` (publishing the dates from `first`, when a range); rows written per table."""
+def export_marts(published: Path, target: Path, run_id: str) -> dict[str, int]:
+    """Write the marts of the published file as Parquet under `target` for the run
+    `run_id`, which published it; rows written per table."""
     target.mkdir(parents=True, exist_ok=True)
     staging = target / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     written: dict[str, int] = {}
     with duckdb.connect(str(published), read_only=True) as connection:
+        published_dates = [
+            row[0]
+            for row in connection.execute(
+                "SELECT DISTINCT as_of_date FROM meta.runs WHERE published_by_run = ?", [run_id]
+            ).fetchall()
+        ]
         tables = [
             row[0]
             for row in connection.execute(
@@ -53,7 +57,7 @@ def export_marts(
             for table in tables:
                 if table in HISTORY_TABLES:
                     written[table] = export_history(
-                        connection, table, target, staging, first or as_of, as_of
+                        connection, table, target, staging, published_dates
                     )
                 else:
                     file = target / f"{table}.parquet"
@@ -69,9 +73,9 @@ def export_marts(
 
 
 def export_history(
-    connection, table: str, target: Path, staging: Path, first: dt.date, last: dt.date
+    connection, table: str, target: Path, staging: Path, published_dates: list[dt.date]
 ) -> int:
-    """Rewrite the partitions of `table` that the runs of `first`..`last` changed, and
+    """Rewrite the partitions of `table` that the runs of `published_dates` changed, and
     any not exported yet."""
     folder = target / table
     exported = {
@@ -79,8 +83,8 @@ def export_history(
         for path in folder.glob("as_of_date=*/*.parquet")
     }
     changed = {
-        (first + dt.timedelta(days=offset + days)).isoformat()
-        for offset in range((last - first).days + 1)
+        (day + dt.timedelta(days=days)).isoformat()
+        for day in published_dates
         for days in REFRESHED_DAYS
     }
     dates = [
@@ -119,14 +123,7 @@ def build_export_asset(partitions_def: PartitionsDefinition):
         "Hive-partitioned by as-of date where they have history.",
     )
     def parquet_export(context: AssetExecutionContext, warehouse: Warehouse):
-        as_of = dt.date.fromisoformat(context.partition_key)
-        first = context.run.tags.get(RANGE_START_TAG)
-        written = export_marts(
-            warehouse.published_path,
-            warehouse.export_path,
-            as_of,
-            dt.date.fromisoformat(first) if first else None,
-        )
+        written = export_marts(warehouse.published_path, warehouse.export_path, context.run.run_id)
         return MaterializeResult(
             metadata={
                 "path": str(warehouse.export_path),

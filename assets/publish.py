@@ -28,7 +28,10 @@ which DuckDB locks to one process: no other run of this warehouse can be staging
 
 The run's line in meta.runs stays `running` in the working database until the rename
 is done; the staged copy already says `success`. So a run killed while publishing is
-never recorded as a success that analysts did not get.
+never recorded as a success that analysts did not get. The same holds for the runs that
+computed without publishing (`computed`: every date of a range but the last): the
+publish that carries their marts marks them `success`, naming itself in
+`published_by_run`.
 
 Fault injection, for tests only: `publish()` calls `after_step(step)` after each step,
 with step one of "attached" (staging file created or copied, schemas made), "copied
@@ -46,7 +49,14 @@ import shutil
 from pathlib import Path
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, PartitionsDefinition, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    MaterializeResult,
+    PartitionsDefinition,
+    asset,
+)
 
 import sql
 from pipelines.resources import Warehouse
@@ -95,7 +105,8 @@ def record_run(
     """Insert or update the run's line in meta.runs, keeping its start time."""
     connection.execute(
         """
-        INSERT INTO meta.runs VALUES (?, ?, now()::TIMESTAMP, NULL, ?, ?, NULL, ?)
+        INSERT INTO meta.runs (run_id, as_of_date, started_at, status, row_counts, message)
+        VALUES (?, ?, now()::TIMESTAMP, ?, ?, ?)
         ON CONFLICT (run_id) DO UPDATE SET status = excluded.status,
             message = excluded.message,
             row_counts = coalesce(excluded.row_counts, meta.runs.row_counts)""",
@@ -103,6 +114,25 @@ def record_run(
     )
     if status != "running":
         finish_run(connection, run_id, status)
+
+
+def mark_published(
+    connection: duckdb.DuckDBPyConnection, run_id: str, runs: str = "meta.runs"
+) -> list[dt.date]:
+    """In `runs` (meta.runs, or its staged copy), the publishing run published itself and
+    every `computed` run: the dates of a range before its last, or of a range that
+    stopped before its last date published. Returns those runs' as-of dates."""
+    connection.execute(f"UPDATE {runs} SET published_by_run = run_id WHERE run_id = ?", [run_id])
+    return [
+        row[0]
+        for row in connection.execute(
+            f"""UPDATE {runs} SET status = 'success', published_by_run = $run_id,
+                    message = format('published by the run of {{}} ({{}})',
+                        (SELECT as_of_date FROM {runs} WHERE run_id = $run_id), $run_id)
+                WHERE status = 'computed' RETURNING as_of_date""",
+            {"run_id": run_id},
+        ).fetchall()
+    ]
 
 
 def finish_run(
@@ -255,6 +285,7 @@ def publish(
             counts[name] = sql.scalar(connection, f"SELECT count(*) FROM published.{name}")
             after_step(f"copied {name}")
         finish_run(connection, run_id, "success", runs="published.meta.runs")
+        mark_published(connection, run_id, runs="published.meta.runs")
         if not incremental:  # a copied file keeps its COMMENTs
             for schema, table, column, _, comment in working:
                 if column and comment is not None:
@@ -288,14 +319,16 @@ def publish(
 
 def record_publish(
     connection: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date, marked: list[tuple]
-) -> None:
+) -> list[dt.date]:
     """After the rename, in one transaction: the run succeeded, the published file is
-    this run's, and the dates it published are no longer pending. A run killed before
-    this commit leaves main.last_publish naming the previous run, so the next publish
-    starts from nothing rather than from a file it cannot vouch for."""
+    this run's, the computed runs it carried are published, and the dates it published
+    are no longer pending. A run killed before this commit leaves main.last_publish
+    naming the previous run, so the next publish starts from nothing rather than from a
+    file it cannot vouch for. Returns the as-of dates of the computed runs it carried."""
     connection.execute("BEGIN TRANSACTION")
     try:
         record_run(connection, run_id, as_of, "success")
+        carried = mark_published(connection, run_id)
         connection.execute("DELETE FROM main.last_publish")
         connection.execute("INSERT INTO main.last_publish VALUES (?)", [run_id])
         if marked:
@@ -313,6 +346,7 @@ def record_publish(
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+    return carried
 
 
 PUBLISHED = AssetKey(["publish", "warehouse"])
@@ -352,7 +386,17 @@ def build_publish_asset(partitions_def: PartitionsDefinition, upstream: list[Ass
                     message=f"publish failed: {exc}",
                 )
                 raise
-            record_publish(connection, context.run.run_id, as_of, marked)
+            carried = record_publish(connection, context.run.run_id, as_of, marked)
+        # The dates of computed runs show in Dagster as published by this run, so that
+        # the schedule and sensor do not run them again.
+        for day in sorted(set(carried) - {as_of}):
+            context.log_event(
+                AssetMaterialization(
+                    PUBLISHED,
+                    partition=day.isoformat(),
+                    metadata={"published_by_run": context.run.run_id},
+                )
+            )
         return MaterializeResult(
             metadata={
                 "path": str(warehouse.published_path),

@@ -52,7 +52,10 @@ def dates_to_run(args: argparse.Namespace) -> list[dt.date]:
 
 def report(outcome: RunOutcome, published: Path) -> None:
     if outcome.success and outcome.deferred_to:
-        print(f"{outcome.as_of}: done (run {outcome.run_id}), published with {outcome.deferred_to}")
+        print(
+            f"{outcome.as_of}: computed (run {outcome.run_id}), "
+            f"to be published with {outcome.deferred_to}"
+        )
         return
     if outcome.success:
         print(f"{outcome.as_of}: published {published} (run {outcome.run_id})")
@@ -78,6 +81,12 @@ def command_run(args: argparse.Namespace) -> int:
         outcome = run_as_of(warehouse, as_of, verbose=args.verbose, in_range=(dates[0], dates[-1]))
         report(outcome, warehouse.published_path)
         if not outcome.success:
+            if as_of > dates[0] and not outcome.published:
+                print(
+                    f"  {dates[0]} .. {as_of - dt.timedelta(days=1)} computed, not published: "
+                    "the next run that publishes carries them",
+                    file=sys.stderr,
+                )
             return 1
     return 0
 

@@ -58,7 +58,7 @@ def demo(args: argparse.Namespace, warehouse: Warehouse) -> int:
             for problem in outcome.problems:
                 print(f"  {problem}", file=sys.stderr)
             return 1
-        print(f"{as_of}: {'done' if outcome.deferred_to else 'published'}")
+        print(f"{as_of}: {'computed' if outcome.deferred_to else 'published'}")
     print(f"\nThe published warehouse: {warehouse.published_path}")
     print(f"Open it read-only:  duckdb -readonly {warehouse.published_path}")
     print("   or in Python:    duckdb.connect(path, read_only=True)\n")

@@ -143,9 +143,14 @@ class Warehouse(ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the working database, with every schema in place."""
+        """A connection to the working database, with every schema in place. Closed also
+        when the body raises (DuckDBResource closes it only on success, and a traceback
+        kept by Dagster would hold the file open)."""
         self.work_path.parent.mkdir(parents=True, exist_ok=True)
         with DuckDBResource(database=str(self.work_path)).get_connection() as connection:
-            settings = self.settings()
-            prepare_connection(connection, settings.duckdb_memory_limit, settings.segments)
-            yield connection
+            try:
+                settings = self.settings()
+                prepare_connection(connection, settings.duckdb_memory_limit, settings.segments)
+                yield connection
+            finally:
+                connection.close()

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-from dagster import AssetMaterialization, DagsterEventType, DagsterInstance, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, RunsFilter
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from assets.deliveries import find_deliveries
-from assets.export import RANGE_START_TAG
 from assets.publish import PUBLISHED, record_run
 from pipelines.jobs import NIGHTLY_JOB, build_definitions, keys_before_publish
 from pipelines.resources import Warehouse
@@ -126,22 +125,6 @@ def release_dead_runs(instance: DagsterInstance) -> list[str]:
     return released
 
 
-def record_range_published(
-    instance: DagsterInstance, first: dt.date, last: dt.date, run_id: str
-) -> None:
-    """The dates first .. last - 1 of a range, published by the run of `last`, as
-    materialisations of the publish asset: the UI shows them published, and the
-    schedule and sensor do not run them again."""
-    for offset in range((last - first).days):
-        instance.report_runless_asset_event(
-            AssetMaterialization(
-                PUBLISHED,
-                partition=(first + dt.timedelta(days=offset)).isoformat(),
-                metadata={"published_by_run": run_id, "range": f"{first} .. {last}"},
-            )
-        )
-
-
 def run_as_of(
     warehouse: Warehouse,
     as_of: dt.date,
@@ -160,8 +143,6 @@ def run_as_of(
     job = build_definitions(warehouse, include_date=as_of).resolve_job_def(NIGHTLY_JOB)
     deferred_to = in_range[1] if in_range and as_of != in_range[1] else None
     tags = {PID_TAG: str(os.getpid())}
-    if in_range and not deferred_to:
-        tags[RANGE_START_TAG] = in_range[0].isoformat()
     run_config = (
         None if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     )
@@ -184,12 +165,10 @@ def run_as_of(
             tags=tags,
             asset_selection=keys_before_publish(job) if deferred_to else None,
         )
-        published = any(
-            event.event_type == DagsterEventType.STEP_SUCCESS and event.step_key == PUBLISH_STEP
-            for event in result.all_events
-        )
-        if published and in_range:
-            record_range_published(instance, in_range[0], as_of, run_id)
+    published = any(
+        event.event_type == DagsterEventType.STEP_SUCCESS and event.step_key == PUBLISH_STEP
+        for event in result.all_events
+    )
     outcome = RunOutcome(as_of, run_id, result.success, _problems(result), published, deferred_to)
     if result.success and deferred_to:
         with warehouse.connect() as connection:
@@ -197,8 +176,8 @@ def run_as_of(
                 connection,
                 run_id,
                 as_of,
-                "success",
-                message=f"published with the last date of its range, {deferred_to}",
+                "computed",
+                message=f"waits for the publish of its range's last date, {deferred_to}",
             )
     if not result.success:
         message = "; ".join(outcome.problems) or "run failed"

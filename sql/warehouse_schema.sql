@@ -118,14 +118,17 @@ CREATE TABLE IF NOT EXISTS meta.runs (
     status VARCHAR,
     row_counts MAP(VARCHAR, BIGINT),
     absent_datasets VARCHAR[],
-    message VARCHAR
+    message VARCHAR,
+    published_by_run VARCHAR
 );
+ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS published_by_run VARCHAR;  -- older files
 COMMENT ON TABLE meta.runs IS 'Every pipeline run: its as-of date, timing, outcome and row counts.';
 COMMENT ON COLUMN meta.runs.run_id IS 'Dagster run id';
 COMMENT ON COLUMN meta.runs.as_of_date IS 'The date the run computed';
 COMMENT ON COLUMN meta.runs.started_at IS 'Start (UTC)';
 COMMENT ON COLUMN meta.runs.finished_at IS 'End (UTC), null while running';
-COMMENT ON COLUMN meta.runs.status IS 'running, success or failed';
+COMMENT ON COLUMN meta.runs.status IS 'running; computed (its marts wait for a publish: every date of a range but the last); success (published); failed';
 COMMENT ON COLUMN meta.runs.row_counts IS 'Rows per table written by the run';
 COMMENT ON COLUMN meta.runs.absent_datasets IS 'Datasets with no delivery folder at all: read as empty';
-COMMENT ON COLUMN meta.runs.message IS 'Why a run failed';
+COMMENT ON COLUMN meta.runs.message IS 'Why a run failed, or which publish a computed run waits for or was published by';
+COMMENT ON COLUMN meta.runs.published_by_run IS 'The run whose publish brought this run''s results to analysts: its own id, or a later run''s for a computed run; null until published';

@@ -287,10 +287,10 @@ def test_a_failed_run_is_recorded_in_meta_runs(tmp_path, instance):
     assert not warehouse.published_path.exists()
 
 
-def test_the_export_of_a_range_rewrites_the_later_dates_each_of_its_dates_refreshed(tmp_path):
-    """A run of the range a..a+1 refreshed the deltas of a+7 (sql/health_history.sql):
-    the export by the run that publishes it rewrites a+7 too; a lone run of a+1 would
-    not."""
+def test_the_export_rewrites_the_later_dates_each_published_date_refreshed(tmp_path):
+    """A run that published a and a+1 (its own date and a computed run it carried, as
+    the last run of a range does) refreshed the deltas of a+7 (sql/health_history.sql):
+    its export rewrites a+7 too; a run that published a+1 alone would not."""
     from assets.export import export_marts
 
     a = dt.date(2026, 3, 2)
@@ -302,7 +302,15 @@ def test_the_export_of_a_range_rewrites_the_later_dates_each_of_its_dates_refres
             "1.0 AS score_delta_7d",
             [[a, a + dt.timedelta(days=1), a + dt.timedelta(days=7)]],
         )
-    export_marts(published, target, a + dt.timedelta(days=7))
+        connection.execute("CREATE SCHEMA meta")
+        connection.execute(
+            "CREATE TABLE meta.runs AS SELECT * FROM (VALUES "
+            "('week', ?::DATE + 7, 'week'), ('alone', ?::DATE + 1, 'alone'), "
+            "('computed', ?::DATE, 'last'), ('last', ?::DATE + 1, 'last')) "
+            "AS runs (run_id, as_of_date, published_by_run)",
+            [a] * 4,
+        )
+    export_marts(published, target, "week")
     with duckdb.connect(str(published)) as connection:
         connection.execute("UPDATE mart.account_health SET score_delta_7d = 2.0")
 
@@ -313,7 +321,23 @@ def test_the_export_of_a_range_rewrites_the_later_dates_each_of_its_dates_refres
                 "*/*.parquet', hive_partitioning = true) ORDER BY 1"
             ).fetchall()
 
-    export_marts(published, target, a + dt.timedelta(days=1))
-    assert exported()[-1] == (a + dt.timedelta(days=7), 1.0)
-    export_marts(published, target, a + dt.timedelta(days=1), first=a)
+    export_marts(published, target, "alone")
+    assert exported() == [
+        (a, 1.0),
+        (a + dt.timedelta(days=1), 2.0),
+        (a + dt.timedelta(days=7), 1.0),
+    ]
+    export_marts(published, target, "last")
     assert [delta for _, delta in exported()] == [2.0, 2.0, 2.0]
+
+
+def test_a_step_that_raises_leaves_the_working_database_closed(tmp_path):
+    """The failed step's traceback (kept here by pytest, by Dagster in a run) holds the
+    connection, but Warehouse.connect closed it: the file opens read-only at once."""
+    warehouse = Warehouse(extracts_dir=str(tmp_path), warehouse=str(tmp_path / "w.duckdb"))
+    with pytest.raises(RuntimeError) as failure, warehouse.connect() as connection:
+        connection.execute("CREATE TABLE meta.probe AS SELECT 1 AS one")
+        raise RuntimeError("step failed")
+    assert failure.traceback  # the frames, and the connection in them, are still alive
+    with duckdb.connect(str(warehouse.work_path), read_only=True) as reader:
+        assert reader.execute("SELECT one FROM meta.probe").fetchall() == [(1,)]

@@ -463,19 +463,62 @@ def test_a_range_run_renders_the_reports_of_its_last_date_only(book, warehouse, 
     assert not (book / "reports" / first.isoformat()).exists()
     assert (book / "reports" / last.isoformat() / "portfolio.html").is_file()
     runs = (
-        "SELECT as_of_date, status, message, row_counts IS NOT NULL FROM meta.runs "
-        "ORDER BY started_at DESC LIMIT 2"
+        "SELECT as_of_date, status, message, row_counts IS NOT NULL, published_by_run "
+        "FROM meta.runs ORDER BY started_at DESC LIMIT 2"
     )
-    expected = [
-        (last, "success", None, True),
-        (first, "success", f"published with the last date of its range, {last}", True),
-    ]
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        assert connection.execute(runs).fetchall() == expected
+        found = connection.execute(runs).fetchall()
+        last_run = found[0][4]
+        assert found == [
+            (last, "success", None, True, last_run),
+            (first, "success", f"published by the run of {last} ({last_run})", True, last_run),
+        ]
         assert connection.execute(
             "SELECT count(DISTINCT as_of_date) FROM mart.account_health WHERE as_of_date >= ?",
             [first],
         ).fetchall() == [(2,)]
+
+
+def test_a_range_that_fails_leaves_its_dates_computed_until_the_next_publish(
+    book, warehouse, capsys, monkeypatch
+):
+    """A range whose last date fails to publish: its earlier dates are `computed` in
+    meta.runs, not published, and not materialised in Dagster; the next run that
+    publishes carries them (success, published_by_run) and reports them to Dagster."""
+    monkeypatch.setenv("CSHEALTH_DAGSTER_STORAGE", str(book / "dagster"))
+    first = latest(warehouse) - dt.timedelta(days=4)
+    last = first + dt.timedelta(days=1)
+    arguments = ["--extracts", str(book / "extracts"), "--warehouse", str(warehouse)]
+
+    def fail_before_the_rename(step):
+        if step == "synced":
+            raise OSError("disk full")
+
+    monkeypatch.setattr(assets.publish, "after_step", fail_before_the_rename)
+    assert main(["run", "--from", first.isoformat(), "--to", last.isoformat(), *arguments]) == 1
+    out, err = capsys.readouterr()
+    assert f"{first}: computed (run " in out and f"to be published with {last}" in out
+    assert f"  {first} .. {first} computed, not published" in err
+    work = book / "w.work.duckdb"
+    runs = "SELECT status, published_by_run FROM meta.runs WHERE as_of_date = ? ORDER BY started_at"
+    with duckdb.connect(str(work), read_only=True) as connection:
+        assert connection.execute(runs, [first]).fetchall()[-1] == ("computed", None)
+        assert connection.execute(runs, [last]).fetchall()[-1] == ("failed", None)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert not connection.execute(runs, [first]).fetchall()
+    with DagsterInstance.get() as instance:
+        assert first.isoformat() not in instance.get_materialized_partitions(PUBLISHED)
+
+    monkeypatch.setattr(assets.publish, "after_step", lambda step: None)
+    assert main(["run", "--as-of", last.isoformat(), *arguments]) == 0
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        (status, carried_by), *_ = connection.execute(runs, [first]).fetchall()
+        assert status == "success"
+        assert connection.execute(runs, [last]).fetchall()[-1] == ("success", carried_by)
+    with DagsterInstance.get() as instance:
+        assert {first.isoformat(), last.isoformat()} <= instance.get_materialized_partitions(
+            PUBLISHED
+        )
 
 
 def test_the_report_assets_follow_the_publish():
