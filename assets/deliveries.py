@@ -323,10 +323,12 @@ def rule_failures(typed: pl.DataFrame, dataset: Dataset, plan_tiers: list[str]) 
 
 def duplicate_positions(rows: pl.DataFrame, key: list[str]) -> pl.Series:
     """Positions of rows whose key appears more than once in their delivery."""
-    identity = pl.struct(DELIVERY_DATE, *key)
-    # Distinct hashes prove distinct keys: the common case is decided on 64-bit hashes.
-    if rows.select(identity.hash().n_unique()).item() == rows.height:
+    # Distinct hashes of the key alone prove distinct keys within every delivery of
+    # the batch: the common case is decided on 64-bit hashes of one column.
+    key_hash = pl.col(key[0]).hash() if len(key) == 1 else pl.struct(key).hash()
+    if rows.select(key_hash.n_unique()).item() == rows.height:
         return pl.Series("position", [], dtype=pl.Int64)
+    identity = pl.struct(DELIVERY_DATE, *key)
     repeated = identity.is_duplicated() & pl.all_horizontal(pl.col(k).is_not_null() for k in key)
     return rows.select(repeated.arg_true().cast(pl.Int64).alias("position")).to_series()
 
@@ -406,7 +408,7 @@ def parse_deliveries(
         how="horizontal",
     )
     valid = rows.filter(~bad)
-    loaded = dict(valid.group_by(DELIVERY_DATE).len().iter_rows())
+    rejected_per_delivery = dict(rejected.group_by(DELIVERY_DATE).len().iter_rows())
     return ParsedBatch(
         valid=valid,
         rejected=_records(rejected, as_read),
@@ -420,7 +422,9 @@ def parse_deliveries(
             },
         ),
         rows_read=rows_read,
-        rows_loaded={day: loaded.get(day, 0) for day in rows_read},
+        rows_loaded={
+            day: read - rejected_per_delivery.get(day, 0) for day, read in rows_read.items()
+        },
         extra_columns=extra_columns,
     )
 

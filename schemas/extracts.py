@@ -26,7 +26,12 @@ BOOLEAN = pl.Boolean
 # Column name added to every frame before validation: the delivery folder's date.
 DELIVERY_DATE = "_delivery_date"
 
-NON_EMPTY = pa.Check.str_length(min_value=1, error="must not be empty")
+# Byte length, not pandera's `str_length`: the same answer for "at least one
+# character", at a fifth of the cost on the ~50M ids of a cold load.
+NON_EMPTY = pa.Check(
+    lambda data: data.lazyframe.select(pl.col(data.key).str.len_bytes() > 0),
+    error="must not be empty",
+)
 NON_NEGATIVE = pa.Check.ge(0, error="must be >= 0")
 POSITIVE = pa.Check.gt(0, error="must be > 0")
 CURRENCY_CODE = pa.Check.str_matches(r"^[A-Z]{3}$", error="must be an ISO-4217 code")
