@@ -377,6 +377,22 @@ def test_the_newest_delivery_wins_per_key(extracts, connection):
     ]
 
 
+def test_a_key_in_two_deliveries_loaded_together_is_no_duplicate(extracts, connection):
+    """Both folders are read and validated in one batch: the key repeats across
+    deliveries, which is a newer version, not a duplicate."""
+    with_account(extracts)
+    write_delivery(
+        extracts,
+        "support_tickets",
+        D1,
+        rows_of("support_tickets", 1, status="open", resolved_at=None, csat_score=None),
+    )
+    write_delivery(extracts, "support_tickets", D2, rows_of("support_tickets"))
+    load_all(connection, extracts, D2)
+    assert rejected(connection, "support_tickets").is_empty()
+    assert table(connection, "SELECT status FROM core.support_tickets").rows() == [("solved",)]
+
+
 def test_a_key_invalid_in_the_newest_folder_keeps_its_last_valid_version(extracts, connection):
     with_account(extracts)
     write_delivery(extracts, "billing_invoices", D1, rows_of("billing_invoices"))
