@@ -24,7 +24,7 @@ from dagster import (
 
 import sql
 from assets.ingest import lake_dir
-from assets.publish import record_run
+from assets.publish import close_ended_runs, record_run
 from pipelines.resources import Warehouse
 from schemas.extracts import DATASETS, DELIVERY_DATE, Dataset
 
@@ -342,6 +342,7 @@ def build_core_asset(partitions_def: PartitionsDefinition):
         as_of = dt.date.fromisoformat(context.partition_key)
         with warehouse.connect() as connection:
             counts = build_core(connection, as_of, context.run.run_id)
+            close_ended_runs(connection, context.instance)
             record_run(
                 connection,
                 context.run.run_id,

@@ -53,8 +53,11 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
+    DagsterInstance,
+    DagsterRunStatus,
     MaterializeResult,
     PartitionsDefinition,
+    RunsFilter,
     asset,
 )
 
@@ -114,6 +117,35 @@ def record_run(
     )
     if status != "running":
         finish_run(connection, run_id, status)
+
+
+def close_ended_runs(connection: duckdb.DuckDBPyConnection, instance: DagsterInstance) -> int:
+    """Lines of meta.runs still `running` whose Dagster run has ended: a run canceled from
+    the Dagster UI, one whose failure no sensor recorded (the daemon was not running), or
+    a run of some assets only, which never reached the publish step. Canceled and failed
+    runs become `failed`; a partial run that succeeded becomes `computed`, published by
+    the next publish. Called by each run's core step. Returns how many were closed."""
+    running = dict(
+        connection.execute(
+            "SELECT run_id, as_of_date FROM meta.runs WHERE status = 'running'"
+        ).fetchall()
+    )
+    if not running:
+        return 0
+    ended = [
+        (record.dagster_run.run_id, record.dagster_run.status)
+        for record in instance.get_run_records(RunsFilter(run_ids=list(running)))
+        if record.dagster_run.is_finished
+    ]
+    for run_id, dagster_status in ended:
+        if dagster_status == DagsterRunStatus.SUCCESS:
+            status = "computed"
+            message = "ended without its publish step: published by the next publish"
+        else:
+            status = "failed"
+            message = f"its Dagster run ended {dagster_status.value.lower()} before it finished"
+        record_run(connection, run_id, running[run_id], status, message=message)
+    return len(ended)
 
 
 def mark_published(

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 from conftest import D1, D2, D3, rows_of, write_delivery
 from dagster import (
+    AssetSelection,
     DagsterInstance,
     RunRequest,
     SensorResult,
@@ -285,6 +286,47 @@ def test_a_failed_run_is_recorded_in_meta_runs(tmp_path, instance):
     ]
     assert rows[0][3]
     assert not warehouse.published_path.exists()
+
+
+def test_runs_that_ended_without_publishing_are_closed_by_the_next_run(warehouse, instance):
+    """A run of the ingest and core assets only (as from the UI) succeeds in Dagster
+    without reaching the publish step; another is canceled. The next run's core step
+    closes their lines: the first `computed` (then published by the next publish), the
+    second `failed`."""
+    definitions = build_definitions(warehouse)
+    partial = []
+    for _ in range(2):
+        partial.append(
+            materialize(
+                list(definitions.assets),
+                selection=AssetSelection.groups("ingest", "core"),
+                partition_key=D1.isoformat(),
+                instance=instance,
+                resources={"warehouse": warehouse},
+            )
+        )
+    instance.report_run_canceled(partial[1].dagster_run)
+    with duckdb.connect(str(warehouse.work_path), read_only=True) as work:
+        # The second run's core step already closed the first.
+        assert work.execute(
+            "SELECT run_id, status FROM meta.runs ORDER BY started_at"
+        ).fetchall() == [
+            (partial[0].run_id, "computed"),
+            (partial[1].run_id, "running"),
+        ]
+    final = materialize_day(warehouse, instance, D2)
+    with duckdb.connect(str(warehouse.work_path), read_only=True) as work:
+        runs = dict(
+            (run_id, (day, status, message, published_by))
+            for run_id, day, status, message, published_by in work.execute(
+                "SELECT run_id, as_of_date, status, message, published_by_run FROM meta.runs"
+            ).fetchall()
+        )
+    assert runs[partial[0].run_id][:2] == (D1, "success")
+    assert runs[partial[0].run_id][3] == final.run_id
+    assert runs[partial[1].run_id][:2] == (D1, "failed")
+    assert "canceled" in runs[partial[1].run_id][2]
+    assert runs[final.run_id][1] == "success"
 
 
 def test_the_export_rewrites_the_later_dates_each_published_date_refreshed(tmp_path):
