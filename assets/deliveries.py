@@ -321,12 +321,16 @@ def rule_failures(typed: pl.DataFrame, dataset: Dataset, plan_tiers: list[str]) 
     )
 
 
+def key_hash(key: list[str]) -> pl.Expr:
+    """A 64-bit hash of the key. As many distinct hashes as rows prove the keys distinct
+    within every delivery among the rows: the common case is decided on one integer
+    column; a key in several deliveries (a newer version) needs the exact check."""
+    return pl.col(key[0]).hash() if len(key) == 1 else pl.struct(key).hash()
+
+
 def duplicate_positions(rows: pl.DataFrame, key: list[str]) -> pl.Series:
     """Positions of rows whose key appears more than once in their delivery."""
-    # Distinct hashes of the key alone prove distinct keys within every delivery of
-    # the batch: the common case is decided on 64-bit hashes of one column.
-    key_hash = pl.col(key[0]).hash() if len(key) == 1 else pl.struct(key).hash()
-    if rows.select(key_hash.n_unique()).item() == rows.height:
+    if rows.select(key_hash(key).n_unique()).item() == rows.height:
         return pl.Series("position", [], dtype=pl.Int64)
     identity = pl.struct(DELIVERY_DATE, *key)
     repeated = identity.is_duplicated() & pl.all_horizontal(pl.col(k).is_not_null() for k in key)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from conftest import D1, D2, D3, SETTINGS, load_all, rows_of, table, write_delivery
 
-from assets.ingest import load_dataset, run_checks
+from assets.ingest import lake_dir, load_dataset, run_checks
 from schemas.extracts import DATASETS
 
 FORMATS = ["csv", "csv.gz", "parquet", "jsonl", "jsonl.gz"]
@@ -391,6 +391,26 @@ def test_a_key_in_two_deliveries_loaded_together_is_no_duplicate(extracts, conne
     load_all(connection, extracts, D2)
     assert rejected(connection, "support_tickets").is_empty()
     assert table(connection, "SELECT status FROM core.support_tickets").rows() == [("solved",)]
+    checks = {
+        c.name: c for c in run_checks(connection, DATASETS["support_tickets"], "run-1", SETTINGS)
+    }
+    assert checks["key_unique"].passed
+
+
+def test_the_key_check_reads_raw_and_names_a_key_twice_in_a_delivery(extracts, connection):
+    """The check verifies the files written, not the validation that wrote them."""
+    with_account(extracts)
+    write_delivery(extracts, "support_tickets", D1, rows_of("support_tickets", 2))
+    load_all(connection, extracts, D1)
+    raw_file = lake_dir(connection) / "support_tickets" / f"{D1}.parquet"
+    rows = pl.read_parquet(raw_file)
+    pl.concat([rows, rows.head(1)]).write_parquet(raw_file)
+    checks = {
+        c.name: c for c in run_checks(connection, DATASETS["support_tickets"], "run-1", SETTINGS)
+    }
+    assert not checks["key_unique"].passed
+    assert "| T1 | 2 |" in checks["key_unique"].metadata["duplicates"].value
+    assert "T2" not in checks["key_unique"].metadata["duplicates"].value
 
 
 def test_a_key_invalid_in_the_newest_folder_keeps_its_last_valid_version(extracts, connection):
