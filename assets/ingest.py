@@ -169,7 +169,15 @@ def load_dataset(
             if in_flight:
                 _record_batch(connection, dataset, *in_flight, fingerprints, run_id)
             in_flight = (
-                writer.submit(_write_raw_files, dataset, folder, group, parsed, run_id),
+                writer.submit(
+                    _write_raw_files,
+                    dataset,
+                    folder,
+                    group,
+                    parsed,
+                    run_id,
+                    settings.raw_compression,
+                ),
                 group,
                 parsed,
             )
@@ -180,7 +188,12 @@ def load_dataset(
 
 
 def _write_raw_files(
-    dataset: Dataset, folder: Path, group: list[Delivery], parsed: ParsedBatch, run_id: str
+    dataset: Dataset,
+    folder: Path,
+    group: list[Delivery],
+    parsed: ParsedBatch,
+    run_id: str,
+    compression: str,
 ) -> None:
     """One Parquet file per delivery, renamed into place over the previous one."""
     timestamps = [
@@ -197,7 +210,7 @@ def _write_raw_files(
         target = folder / f"{delivery.delivery_date}.parquet"
         staging = target.with_suffix(f".{run_id}.tmp")
         rows = parsed.rows_loaded[delivery.delivery_date]
-        valid.slice(offset, rows).write_parquet(staging, compression="lz4", statistics=False)
+        valid.slice(offset, rows).write_parquet(staging, compression=compression, statistics=False)
         offset += rows
         os.replace(staging, target)
 

@@ -85,6 +85,7 @@ class PipelineSettings(BaseModel):
     schedule_hour: int = Field(2, ge=0, le=23)
     schedule_timezone: str = "UTC"
     duckdb_memory_limit: str = Field("2GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
+    raw_compression: Literal["uncompressed", "lz4", "snappy", "zstd"] = "uncompressed"
     scorecard: str = "five_dimension"
     scorecard_by_segment: dict[Literal["enterprise", "mid_market", "smb"], str] = Field(
         default_factory=dict

@@ -397,6 +397,18 @@ def test_a_key_in_two_deliveries_loaded_together_is_no_duplicate(extracts, conne
     assert checks["key_unique"].passed
 
 
+@pytest.mark.parametrize("compression", ["uncompressed", "zstd"])
+def test_raw_files_are_written_with_the_configured_compression(extracts, connection, compression):
+    import pyarrow.parquet as pq
+
+    with_account(extracts)
+    settings = SETTINGS.model_copy(update={"raw_compression": compression})
+    load_all(connection, extracts, D1, settings=settings)
+    raw_file = lake_dir(connection) / "crm_accounts" / f"{D1}.parquet"
+    column = pq.ParquetFile(raw_file).metadata.row_group(0).column(0)
+    assert column.compression == compression.upper()
+
+
 def test_the_key_check_reads_raw_and_names_a_key_twice_in_a_delivery(extracts, connection):
     """The check verifies the files written, not the validation that wrote them."""
     with_account(extracts)

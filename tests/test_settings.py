@@ -35,6 +35,7 @@ def test_the_shipped_settings_load():
         ("plan_tiers: [gold, gold]", "plan_tiers", "distinct"),
         ("schedule_hour: 25", "schedule_hour", "less than or equal to 23"),
         ("schedule_timezone: Mars/Olympus", "schedule_timezone", "unknown time zone"),
+        ("raw_compression: gzip", "raw_compression", "'uncompressed', 'lz4', 'snappy' or 'zstd'"),
         ("max_reject_rate: 0.1", "max_reject_rate", "Extra inputs are not permitted"),
         ("retention_targets: {nrr: 110}", "retention_targets.nrr", "less than or equal to 5"),
         (
