@@ -400,7 +400,8 @@ def duplicate_keys(
 ) -> pl.DataFrame:
     """Keys found more than once in one of the deliveries `days` in raw (20 at most).
     Their files are read for the key's hashes first: a cold load's 47M event ids take
-    3 s that way, 4.3 s grouped exactly in DuckDB, which runs only when hashes repeat."""
+    1.7 s and 0.8 GB that way, 4.3 s grouped exactly in DuckDB, which runs only when
+    hashes repeat."""
     key = list(dataset.key)
     none = pl.DataFrame(
         schema={"delivery_date": pl.Date, **raw_schema(dataset), "copies": pl.Int64}
@@ -410,10 +411,11 @@ def duplicate_keys(
     if not days:
         return none
     if files:
-        distinct, rows = (
-            pl.scan_parquet(files).select(key_hash(key).n_unique(), pl.len()).collect().row(0)
+        # One file at a time: only the hashes of every file are held (8 bytes a row).
+        hashes = pl.concat(
+            [pl.read_parquet(path, columns=key).select(key_hash(key)).to_series() for path in files]
         )
-        if distinct == rows:
+        if hashes.n_unique() == hashes.len():
             return none
     return connection.sql(
         f"""
