@@ -53,6 +53,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
+    DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
     MaterializeResult,
@@ -119,33 +120,37 @@ def record_run(
         finish_run(connection, run_id, status)
 
 
-def close_ended_runs(connection: duckdb.DuckDBPyConnection, instance: DagsterInstance) -> int:
-    """Lines of meta.runs still `running` whose Dagster run has ended: a run canceled from
-    the Dagster UI, one whose failure no sensor recorded (the daemon was not running), or
-    a run of some assets only, which never reached the publish step. Canceled and failed
-    runs become `failed`; a partial run that succeeded becomes `computed`, published by
-    the next publish. Called by each run's core step. Returns how many were closed."""
+def close_ended_runs(connection: duckdb.DuckDBPyConnection, instance: DagsterInstance) -> None:
+    """Close the lines of meta.runs still `running` whose Dagster run has ended: a
+    `cshealth run` killed outright (once `release_dead_runs` has failed its Dagster run),
+    a run canceled from the Dagster UI, one whose failure no sensor recorded (the daemon
+    was not running), or a run of some assets only, which never reached the publish step.
+    Failed and canceled runs become `failed`, with the message of the Dagster failure when
+    there is one; a partial run that succeeded becomes `computed`, published by the next
+    publish. Called before each CLI run and by each run's core step."""
     running = dict(
         connection.execute(
             "SELECT run_id, as_of_date FROM meta.runs WHERE status = 'running'"
         ).fetchall()
     )
     if not running:
-        return 0
-    ended = [
-        (record.dagster_run.run_id, record.dagster_run.status)
-        for record in instance.get_run_records(RunsFilter(run_ids=list(running)))
-        if record.dagster_run.is_finished
-    ]
-    for run_id, dagster_status in ended:
-        if dagster_status == DagsterRunStatus.SUCCESS:
+        return
+    for record in instance.get_run_records(RunsFilter(run_ids=list(running))):
+        run = record.dagster_run
+        if not run.is_finished:
+            continue
+        if run.status == DagsterRunStatus.SUCCESS:
             status = "computed"
             message = "ended without its publish step: published by the next publish"
         else:
             status = "failed"
-            message = f"its Dagster run ended {dagster_status.value.lower()} before it finished"
-        record_run(connection, run_id, running[run_id], status, message=message)
-    return len(ended)
+            failures = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE)
+            message = (
+                failures[-1].dagster_event.message.splitlines()[0]
+                if failures and failures[-1].dagster_event.message
+                else f"its Dagster run ended {run.status.value.lower()} before it finished"
+            )
+        record_run(connection, run.run_id, running[run.run_id], status, message=message)
 
 
 def mark_published(

@@ -13,7 +13,7 @@ from dagster import DagsterEventType, DagsterInstance, RunsFilter
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from assets.deliveries import find_deliveries
-from assets.publish import PUBLISHED, record_run
+from assets.publish import PUBLISHED, close_ended_runs, record_run
 from pipelines.jobs import NIGHTLY_JOB, build_definitions, keys_before_publish
 from pipelines.resources import Warehouse
 from pipelines.settings import REPO_ROOT
@@ -110,19 +110,17 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def release_dead_runs(instance: DagsterInstance) -> list[str]:
+def release_dead_runs(instance: DagsterInstance) -> None:
     """A `cshealth run` killed outright leaves its Dagster run STARTED, holding its slot
     of the duckdb_writer pool (limit 1): every later run would wait for it for ever.
-    Mark the runs of such dead processes failed and free their slots."""
-    released = []
+    Mark the runs of such dead processes failed (meta.runs follows: close_ended_runs)
+    and free their slots."""
     for record in instance.get_run_records(RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)):
         run = record.dagster_run
         pid = run.tags.get(PID_TAG)
         if pid and not process_alive(int(pid)):
             instance.report_run_failed(run, message=KILLED)
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            released.append(run.run_id)
-    return released
 
 
 def run_as_of(
@@ -147,14 +145,9 @@ def run_as_of(
         None if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     )
     with DagsterInstance.get() as instance:
-        released = release_dead_runs(instance)
+        release_dead_runs(instance)
         with warehouse.connect() as connection:
-            connection.execute(
-                "UPDATE meta.runs SET status = 'failed', message = ?, "
-                "finished_at = now()::TIMESTAMP "
-                "WHERE run_id IN ? AND status = 'running'",
-                [KILLED, released],
-            )
+            close_ended_runs(connection, instance)
             record_run(connection, run_id, as_of, "running")
         result = job.execute_in_process(
             partition_key=as_of.isoformat(),
