@@ -127,7 +127,7 @@ COMMENT ON COLUMN meta.runs.run_id IS 'Dagster run id';
 COMMENT ON COLUMN meta.runs.as_of_date IS 'The date the run computed';
 COMMENT ON COLUMN meta.runs.started_at IS 'Start (UTC)';
 COMMENT ON COLUMN meta.runs.finished_at IS 'End (UTC), null while running';
-COMMENT ON COLUMN meta.runs.status IS 'running; computed (its marts wait for a publish: every date of a range but the last); success (published); failed';
+COMMENT ON COLUMN meta.runs.status IS 'running; computed (its results wait for a publish: every date of a range but the last, or a run of some assets only); success (published); failed';
 COMMENT ON COLUMN meta.runs.row_counts IS 'Rows per table written by the run';
 COMMENT ON COLUMN meta.runs.absent_datasets IS 'Datasets with no delivery folder at all: read as empty';
 COMMENT ON COLUMN meta.runs.message IS 'Why a run failed, or which publish a computed run waits for or was published by';
