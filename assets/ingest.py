@@ -406,10 +406,10 @@ def duplicate_keys(
     none = pl.DataFrame(
         schema={"delivery_date": pl.Date, **raw_schema(dataset), "copies": pl.Int64}
     ).select("delivery_date", *key, "copies")
-    folder = lake_dir(connection) / dataset.name
-    files = [path for day in days if (path := folder / f"{day}.parquet").exists()]
     if not days:
         return none
+    folder = lake_dir(connection) / dataset.name
+    files = [path for day in days if (path := folder / f"{day}.parquet").exists()]
     if files:
         # One file at a time: only the hashes of every file are held (8 bytes a row).
         hashes = pl.concat(
