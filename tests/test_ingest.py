@@ -360,7 +360,8 @@ def test_a_folder_whose_name_is_not_a_date_is_reported_and_not_read(extracts, co
     ]
 
 
-def test_the_newest_delivery_wins_per_key(extracts, connection):
+def deliver_ticket_open_then_solved(extracts):
+    """Ticket T1, open in the D1 folder and solved in the D2 folder."""
     with_account(extracts)
     write_delivery(
         extracts,
@@ -369,6 +370,10 @@ def test_the_newest_delivery_wins_per_key(extracts, connection):
         rows_of("support_tickets", 1, status="open", resolved_at=None, csat_score=None),
     )
     write_delivery(extracts, "support_tickets", D2, rows_of("support_tickets"))
+
+
+def test_the_newest_delivery_wins_per_key(extracts, connection):
+    deliver_ticket_open_then_solved(extracts)
     load_all(connection, extracts, D1)
     assert table(connection, "SELECT status FROM core.support_tickets").rows() == [("open",)]
     load_all(connection, extracts, D2)
@@ -380,14 +385,7 @@ def test_the_newest_delivery_wins_per_key(extracts, connection):
 def test_a_key_in_two_deliveries_loaded_together_is_no_duplicate(extracts, connection):
     """Both folders are read and validated in one batch: the key repeats across
     deliveries, which is a newer version, not a duplicate."""
-    with_account(extracts)
-    write_delivery(
-        extracts,
-        "support_tickets",
-        D1,
-        rows_of("support_tickets", 1, status="open", resolved_at=None, csat_score=None),
-    )
-    write_delivery(extracts, "support_tickets", D2, rows_of("support_tickets"))
+    deliver_ticket_open_then_solved(extracts)
     load_all(connection, extracts, D2)
     assert rejected(connection, "support_tickets").is_empty()
     assert table(connection, "SELECT status FROM core.support_tickets").rows() == [("solved",)]
