@@ -47,7 +47,7 @@ today AS (
 month_before AS (
     SELECT as_of_date + 30 AS as_of_date, account_id, measure, contribution
     FROM mart.health_measures
-    WHERE as_of_date + 30 IN (SELECT as_of_date FROM refreshed_dates)
+    WHERE as_of_date IN (SELECT as_of_date - 30 FROM refreshed_dates)
 ),
 changes AS (
     SELECT accounts.as_of_date, accounts.account_id, today.measure,
@@ -65,17 +65,14 @@ changes AS (
     JOIN (today FULL OUTER JOIN month_before USING (as_of_date, account_id, measure))
       USING (as_of_date, account_id)
     WHERE accounts.compared
-),
-ranked AS (
-    SELECT *, row_number() OVER (PARTITION BY as_of_date, account_id
-                                 ORDER BY round(sort_key, 6), measure) AS position
-    FROM changes
 )
 SELECT as_of_date, account_id,
-       string_agg(format('{} {:+.1f} pts', measure, change), ', ' ORDER BY position)
-           AS top_drivers
-FROM ranked
-WHERE position <= 3
+       array_to_string(
+           list_transform(
+               min_by({'measure': measure, 'change': change}, (round(sort_key, 6), measure), 3),
+               lambda driver: format('{} {:+.1f} pts', driver.measure, driver.change)),
+           ', ') AS top_drivers
+FROM changes
 GROUP BY as_of_date, account_id;
 
 UPDATE mart.account_health AS health
