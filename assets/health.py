@@ -116,6 +116,16 @@ def config_frames(by_segment: dict[str, Scorecard]) -> dict[str, pl.DataFrame]:
     }
 
 
+def create_config_tables(
+    connection: duckdb.DuckDBPyConnection, by_segment: dict[str, Scorecard]
+) -> None:
+    """The config frames as the temporary tables of the same names."""
+    for name, frame in config_frames(by_segment).items():
+        connection.register("config_frame", frame.to_arrow())
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM config_frame")
+        connection.unregister("config_frame")
+
+
 def usage_days(by_segment: dict[str, Scorecard]) -> int:
     """The longest window of the product-event measures in use: how far back the
     events are rolled up."""
@@ -170,10 +180,7 @@ def build_health(
     parameters = {"as_of": as_of}
     connection.execute("BEGIN TRANSACTION")
     try:
-        for name, frame in config_frames(by_segment).items():
-            connection.register("config_frame", frame.to_arrow())
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM config_frame")
-            connection.unregister("config_frame")
+        create_config_tables(connection, by_segment)
         sql.run(connection, sql.load("core_macros"))
         sql.run(connection, sql.load("health_inputs"), parameters)
         sql.run(connection, measure_values_sql(by_segment, delivered), parameters)

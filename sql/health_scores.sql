@@ -8,6 +8,12 @@
 -- its dimension keep their relative weights; a dimension left with no measure is dropped
 -- and its weight is spread over the others in proportion to their weights.
 
+-- The sum of DOUBLEs within +-1e6, taken to 12 decimals and added exactly: the same total
+-- in any order. A DOUBLE sum depends on the order rows meet, which varies with threads,
+-- and a score at x.x5 then rounded either way from one run to the next.
+CREATE OR REPLACE TEMP MACRO exact_sum(x) AS
+    CAST(sum(CAST(x AS DECIMAL(18, 12))) AS DOUBLE);
+
 -- Banded measures: the first band, top to bottom, whose bound holds for raw_value.
 CREATE OR REPLACE TEMP TABLE measure_bands AS
 SELECT
@@ -51,8 +57,9 @@ dimensions AS (
         account_id,
         dimension,
         any_value(dimension_weight) AS dimension_weight,
-        sum(measure_weight) FILTER (WHERE value IS NOT NULL) AS weight_with_data,
-        sum(measure_weight * value) / weight_with_data AS mean_value
+        exact_sum(CASE WHEN value IS NOT NULL THEN measure_weight END) AS weight_with_data,
+        exact_sum(measure_weight * value) / weight_with_data AS mean_value,
+        exact_sum(measure_weight) AS weight_in_full
     FROM valued
     GROUP BY account_id, dimension
 ),
@@ -62,9 +69,12 @@ reweighted AS (
         CASE WHEN weight_with_data IS NOT NULL THEN
             dimension_weight * sum(dimension_weight) OVER account
             / sum(CASE WHEN weight_with_data IS NOT NULL THEN dimension_weight END) OVER account
-        END AS effective_dimension_weight
+        END AS effective_dimension_weight,
+        sum(dimension_weight * weight_in_full) OVER account AS account_weight
     FROM dimensions
-    WINDOW account AS (PARTITION BY account_id)
+    -- In dimension order: the sums add up in the same order in every run.
+    WINDOW account AS (PARTITION BY account_id ORDER BY dimension
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 )
 SELECT
     valued.*,
@@ -75,8 +85,7 @@ SELECT
     effective_weight * coalesce(valued.value, 0.0) AS contribution,
     reweighted.effective_dimension_weight * reweighted.mean_value AS dimension_score,
     CASE WHEN valued.value IS NOT NULL THEN
-        valued.dimension_weight * valued.measure_weight
-        / sum(valued.dimension_weight * valued.measure_weight) OVER (PARTITION BY valued.account_id)
+        valued.dimension_weight * valued.measure_weight / reweighted.account_weight
     ELSE 0.0 END AS completeness_share
 FROM valued
 JOIN reweighted USING (account_id, dimension);
@@ -99,8 +108,8 @@ INSERT INTO mart.account_health
 WITH totals AS (
     SELECT
         account_id,
-        round(sum(contribution), 1) AS health_score,
-        round(sum(completeness_share), 6) AS data_completeness,
+        round(exact_sum(contribution), 1) AS health_score,
+        round(exact_sum(completeness_share), 6) AS data_completeness,
         max(dimension_score) FILTER (WHERE dimension = 'usage') AS usage_score,
         max(dimension_score) FILTER (WHERE dimension = 'engagement') AS engagement_score,
         max(dimension_score) FILTER (WHERE dimension = 'support') AS support_score,

@@ -16,7 +16,10 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+import sql
+from assets.health import create_config_tables
 from pipelines.demo_book import BookShape, generate_book
+from pipelines.scorecards import scorecards_by_segment
 
 END = dt.date(2026, 6, 30)
 BY_SEGMENT = {"smb": "four_component"}  # both scorecards in one run
@@ -229,3 +232,65 @@ def test_one_accounts_data_never_moves_another_accounts_measures(base_book, extr
         )
         assert_frame_equal(other_measures(connection), before)
         connection.close()
+
+
+def five_dimension_scores(path: Path, measure_values: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """sql/health_scores.sql alone, over given measure values of five_dimension accounts:
+    mart.account_health, and how many accounts' rounded score depends on the order their
+    contributions are added."""
+    connection = work_database(path)
+    create_config_tables(connection, scorecards_by_segment("five_dimension", {}))
+    connection.register("given_values", measure_values.to_arrow())
+    connection.execute("CREATE TEMP TABLE measure_values AS SELECT * FROM given_values")
+    connection.execute(
+        """
+        CREATE TEMP TABLE scored_accounts AS
+        SELECT DISTINCT account_id, account_id AS account_name, 'smb' AS segment,
+               NULL AS csm_owner, 0.0 AS arr, 'five_dimension' AS scorecard
+        FROM measure_values"""
+    )
+    sql.run(connection, sql.load("health_scores"), {"as_of": END})
+    scores = table(connection, "SELECT * FROM mart.account_health ORDER BY account_id")
+    # Each account's contributions added one by one, in measure order and in reverse.
+    order_sensitive = table(
+        connection,
+        """
+        SELECT count(*) FROM (
+            SELECT account_id,
+                   list_reduce(list(contribution ORDER BY measure),
+                               lambda a, b: a + b) AS forwards,
+                   list_reduce(list(contribution ORDER BY measure DESC),
+                               lambda a, b: a + b) AS backwards
+            FROM mart.health_measures GROUP BY account_id)
+        WHERE round(forwards, 1) <> round(backwards, 1)""",
+    ).item()
+    connection.close()
+    return scores, order_sensitive
+
+
+def test_a_score_does_not_depend_on_the_order_its_measures_are_added(tmp_path):
+    """Scores at x.x5 once rounded up or down from one run to the next, as threads met
+    the rows in another order: the same measure values give the same scores in any order."""
+    measures = [
+        measure for _, measure, *_ in scorecards_by_segment("five_dimension", {})["smb"].measures()
+    ]
+    accounts = 3_000
+    # Values on a grid of 0.01: many accounts' contributions add up to exactly x.x5.
+    values = (
+        pl.DataFrame({"account_id": [f"A{n:05d}" for n in range(accounts)]})
+        .join(pl.DataFrame({"measure": measures}), how="cross")
+        .with_columns(
+            value=(pl.int_range(pl.len()).hash(seed=7) % 101 / 100).cast(pl.Float64),
+            scorecard=pl.lit("five_dimension"),
+        )
+        .select("scorecard", "account_id", "measure", raw_value="value", value="value")
+    )
+    forwards, sensitive = five_dimension_scores(
+        tmp_path / "forwards.duckdb", values.sort("account_id", "measure")
+    )
+    backwards, _ = five_dimension_scores(
+        tmp_path / "backwards.duckdb",
+        values.sort("account_id", "measure", descending=True),
+    )
+    assert sensitive > 0  # the values do reach the order-dependent cases
+    assert_frame_equal(forwards, backwards)
