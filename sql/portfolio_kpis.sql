@@ -44,7 +44,8 @@ book AS (
         avg(CAST(colour = 'green' AS DOUBLE)) AS share_green,
         avg(CAST(colour = 'yellow' AS DOUBLE)) AS share_yellow,
         avg(CAST(colour = 'red' AS DOUBLE)) AS share_red,
-        avg(health_score) AS avg_health,
+        -- scores as exact decimals: the same mean in every run, whatever the threads
+        avg(CAST(health_score AS DECIMAL(18, 1))) AS avg_health,
         avg(CAST(had_qbr AS DOUBLE)) AS qbr_completion,
         CAST(median(days_to_first_value) AS DOUBLE) AS time_to_first_value,
         -- unassigned accounts count in the book's total but are no CSM's: a group with

@@ -3,7 +3,7 @@
 SELECT
     count(*) AS accounts,
     sum(arr) AS arr,
-    avg(health_score) AS avg_health_score,
+    avg(CAST(health_score AS DECIMAL(18, 1))) AS avg_health_score,  -- exact: same every run
     (SELECT count(*) FROM mart.health_alerts
      WHERE as_of_date <= $as_of AND (cleared_on IS NULL OR cleared_on > $as_of)) AS open_alerts,
     (SELECT count(*) FROM mart.health_alerts
