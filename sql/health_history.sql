@@ -66,6 +66,7 @@ changes AS (
       USING (as_of_date, account_id)
     WHERE accounts.compared
 )
+-- min_by(..., 3): the three lowest sort keys (ties by measure name), lowest first.
 SELECT as_of_date, account_id,
        array_to_string(
            list_transform(
