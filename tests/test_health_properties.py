@@ -1,6 +1,7 @@
 """Properties of the scores on generated books: every score within 0..100, dimension scores
 adding up to it, completeness within 0..1, and one account's data never moving another
-account's measures (except depth_of_use, which ranks accounts against each other)."""
+account's measures (except depth_of_use, which ranks accounts against each other). And
+on given measure values: the same scores whatever order the rows come in."""
 
 from __future__ import annotations
 
