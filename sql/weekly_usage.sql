@@ -1,7 +1,8 @@
 -- mart.weekly_usage and mart.feature_adoption for the ISO week (Monday to Sunday) that
--- holds $as_of, counted up to $as_of, for the scored accounts (ops_accounts). A row is
--- replaced only by a run whose as-of date is not older than the one that wrote it, so
--- each week ends with its last date run, in whatever order dates run.
+-- holds $as_of, counted up to $as_of, for the scored accounts (ops_accounts). A week is
+-- written whole by a run whose as-of date is not older than the one that wrote it, and
+-- left alone by an older one, so each week ends as its last date wrote it (its accounts
+-- included), in whatever order dates run.
 --  * users and their active days come from the daily rollups (core.product_user_days);
 --  * distinct users per feature come from the raw events of the deliveries $files, those
 --    that hold events of the week (one week of events, not the history).
@@ -56,8 +57,7 @@ LEFT JOIN (
     GROUP BY account_id
 ) AS usage USING (account_id)
 WHERE NOT EXISTS (SELECT 1 FROM mart.weekly_usage AS newer
-                  WHERE newer.week_start = week.week_start
-                    AND newer.account_id = account.account_id);
+                  WHERE newer.week_start = week.week_start AND newer.as_of_date > $as_of);
 
 CREATE OR REPLACE TEMP TABLE week_feature_users AS
 SELECT
@@ -99,8 +99,7 @@ JOIN mart.weekly_usage AS usage
 LEFT JOIN week_feature_users AS used
     ON used.account_id = account.account_id AND used.feature = catalog.feature
 WHERE NOT EXISTS (SELECT 1 FROM mart.feature_adoption AS newer
-                  WHERE newer.week_start = week.week_start
-                    AND newer.account_id = account.account_id);
+                  WHERE newer.week_start = week.week_start AND newer.as_of_date > $as_of);
 
 DROP TABLE week_users;
 DROP TABLE week_feature_users;

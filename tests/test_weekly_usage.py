@@ -115,6 +115,38 @@ def test_an_older_date_of_the_week_does_not_replace_a_newer_one(extracts, tmp_pa
     assert usage(other).equals(newest[0]) and adoption(other).equals(newest[1])
 
 
+def test_the_week_holds_the_accounts_of_its_newest_date_in_any_order(extracts, tmp_path):
+    """A3's subscription ends on Wednesday: it is scored on Tuesday, churned on Wednesday.
+    The week is Wednesday's, without A3, whichever of the two dates runs first."""
+    book(extracts)
+    write_delivery(extracts, "crm_accounts", MONDAY, [account("A3")], name="a3")
+    write_delivery(
+        extracts,
+        "billing_subscriptions",
+        MONDAY,
+        [
+            row(
+                "billing_subscriptions",
+                account_id="A3",
+                start_date="2026-01-01",
+                end_date=WEDNESDAY,
+                mrr=100,
+            )
+        ],
+    )
+    forwards = work_database(tmp_path / "forwards.duckdb")
+    run_day(forwards, extracts, TUESDAY)
+    assert "A3" in usage(forwards)["account_id"].to_list()
+    run_day(forwards, extracts, WEDNESDAY, run_id="run-2")
+    assert usage(forwards)["account_id"].to_list() == ["A1", "A2"]
+
+    backwards = work_database(tmp_path / "backwards.duckdb")
+    run_day(backwards, extracts, WEDNESDAY)
+    run_day(backwards, extracts, TUESDAY, run_id="run-2")
+    assert usage(backwards).equals(usage(forwards))
+    assert adoption(backwards).equals(adoption(forwards))
+
+
 def test_the_top_users_are_capped_by_the_config(extracts, tmp_path):
     from pipelines.operations import load_operations
 
