@@ -117,10 +117,10 @@ def config_frames(by_segment: dict[str, Scorecard]) -> dict[str, pl.DataFrame]:
 
 
 def create_config_tables(
-    connection: duckdb.DuckDBPyConnection, by_segment: dict[str, Scorecard]
+    connection: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]
 ) -> None:
-    """The config frames as the temporary tables of the same names."""
-    for name, frame in config_frames(by_segment).items():
+    """Each config frame as the temporary table of its name, for the SQL to join."""
+    for name, frame in frames.items():
         connection.register("config_frame", frame.to_arrow())
         connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM config_frame")
         connection.unregister("config_frame")
@@ -180,7 +180,7 @@ def build_health(
     parameters = {"as_of": as_of}
     connection.execute("BEGIN TRANSACTION")
     try:
-        create_config_tables(connection, by_segment)
+        create_config_tables(connection, config_frames(by_segment))
         sql.run(connection, sql.load("core_macros"))
         sql.run(connection, sql.load("health_inputs"), parameters)
         sql.run(connection, measure_values_sql(by_segment, delivered), parameters)

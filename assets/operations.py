@@ -30,7 +30,7 @@ from dagster import (
 )
 
 import sql
-from assets.health import config_frames
+from assets.health import config_frames, create_config_tables
 from assets.ingest import invariant_check, lake_dir, markdown_table
 from assets.retention import newest_as_of
 from pipelines.operations import KPIS, Operations
@@ -142,10 +142,7 @@ def build_operations(
     ]
     connection.execute("BEGIN TRANSACTION")
     try:
-        for name, frame in operations_frames(operations, by_segment, plan_tiers).items():
-            connection.register("config_frame", frame.to_arrow())
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM config_frame")
-            connection.unregister("config_frame")
+        create_config_tables(connection, operations_frames(operations, by_segment, plan_tiers))
         for name, values in steps:
             sql.run(
                 connection,

@@ -1,7 +1,7 @@
 """Alert episodes over multi-day backfills: each alert type fires once per episode, not
 again while its condition holds, and again after the condition clears and returns; the
 same dates run in another order give the same alerts. The risk register ranks the
-latest date's accounts and shows their open alerts.
+latest date's accounts and shows their open alerts, also once older dates have run.
 
 The score alerts read only mart.account_health, so these books write each day's scores
 directly (`day()`); everything else comes from the extracts as in a run."""
@@ -338,3 +338,27 @@ def test_the_risk_register_ranks_the_latest_date(connection, extracts):
     assert table(connection, "SELECT DISTINCT as_of_date FROM mart.risk_register")[
         "as_of_date"
     ].to_list() == [d2]
+
+
+def test_an_older_date_run_later_refreshes_the_registers_open_alerts(tmp_path):
+    """C scores 65 on d1 and 55 on d2. Run d2 first, there is no earlier snapshot: no
+    alert. Running d1 afterwards raises dropped_below_60 on d2, and the register, which
+    holds d2, shows it, as when the dates run in order."""
+    from conftest import work_database
+
+    root = tmp_path / "extracts"
+    crm(root, ["C"])
+    d1, d2 = days(2)
+    scores = {d1: {"C": 65}, d2: {"C": 55}}
+
+    def register(order: list[dt.date], name: str) -> list[dict]:
+        connection = work_database(tmp_path / f"{name}.duckdb")
+        for as_of in order:
+            day(connection, root, as_of, scores[as_of])
+        found = table(connection, "SELECT as_of_date, open_alerts FROM mart.risk_register")
+        connection.close()
+        return found.to_dicts()
+
+    in_order = register([d1, d2], "in_order")
+    assert in_order == [{"as_of_date": d2, "open_alerts": ["dropped_below_60"]}]
+    assert register([d2, d1], "newest_first") == in_order

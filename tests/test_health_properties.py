@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import sql
-from assets.health import create_config_tables
+from assets.health import config_frames, create_config_tables
 from pipelines.demo_book import BookShape, generate_book
 from pipelines.scorecards import scorecards_by_segment
 
@@ -240,7 +240,7 @@ def five_dimension_scores(path: Path, measure_values: pl.DataFrame) -> tuple[pl.
     mart.account_health, and how many accounts' rounded score depends on the order their
     contributions are added."""
     connection = work_database(path)
-    create_config_tables(connection, scorecards_by_segment("five_dimension", {}))
+    create_config_tables(connection, config_frames(scorecards_by_segment("five_dimension", {})))
     connection.register("given_values", measure_values.to_arrow())
     connection.execute("CREATE TEMP TABLE measure_values AS SELECT * FROM given_values")
     connection.execute(
