@@ -93,13 +93,12 @@ SELECT
 FROM ops_accounts AS account
 CROSS JOIN usage_week AS week
 CROSS JOIN core.feature_catalog AS catalog
+-- The week's usage rows of this run: none when a newer date has written the week.
 JOIN mart.weekly_usage AS usage
     ON usage.account_id = account.account_id AND usage.week_start = week.week_start
    AND usage.as_of_date = $as_of
 LEFT JOIN week_feature_users AS used
-    ON used.account_id = account.account_id AND used.feature = catalog.feature
-WHERE NOT EXISTS (SELECT 1 FROM mart.feature_adoption AS newer
-                  WHERE newer.week_start = week.week_start AND newer.as_of_date > $as_of);
+    ON used.account_id = account.account_id AND used.feature = catalog.feature;
 
 DROP TABLE week_users;
 DROP TABLE week_feature_users;
