@@ -36,8 +36,8 @@ def prepare_connection(
     segments: SegmentThresholds | None = None,
 ) -> None:
     """Session settings every step relies on (UTC dates, the `segment_of` macro of the
-    configured segments), and every schema and table of the working database in place
-    (idempotent)."""
+    configured segments, sql/session_macros.sql), and every schema and table of the
+    working database in place (idempotent)."""
     connection.execute("SET TimeZone = 'UTC'")
     if memory_limit:
         connection.execute(f"SET memory_limit = '{memory_limit}'")
@@ -50,6 +50,7 @@ def prepare_connection(
             mid_market_from=sql.literal(segments.mid_market_from),
         ),
     )
+    sql.run(connection, sql.load("session_macros"))
     ensure_schema(connection)
 
 

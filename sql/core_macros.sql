@@ -4,9 +4,10 @@
 CREATE OR REPLACE TEMP MACRO clamp01(x) AS
     CASE WHEN x IS NULL THEN NULL ELSE greatest(0.0, least(1.0, x)) END;
 
--- MRR(x): the USD mrr of subscriptions with start_date <= x < end_date (null = open).
+-- MRR(x): the USD mrr of subscriptions with start_date <= x < end_date (null = open),
+-- added exactly (exact_sum, sql/session_macros.sql).
 CREATE OR REPLACE TEMP MACRO mrr_on(day) AS TABLE
-    SELECT account_id, sum(mrr_usd) AS mrr
+    SELECT account_id, exact_sum(mrr_usd) AS mrr
     FROM core.billing_subscriptions
     WHERE start_date <= day AND (end_date IS NULL OR day < end_date)
     GROUP BY account_id;

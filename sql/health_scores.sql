@@ -2,17 +2,13 @@
 -- over the rows of that date in mart.health_measures and mart.account_health.
 -- Reads: scored_accounts, measure_values (health_inputs.sql + sql/measures/) and the
 -- scorecard config tables scorecard_measures, scorecard_bands, scorecard_tiers,
--- scorecard_settings (assets/health.py).
+-- scorecard_settings (assets/health.py). exact_sum (sql/session_macros.sql) adds the
+-- weights, contributions and completeness shares: a score at x.x5 rounds the same way in
+-- every run.
 --
 -- Missing data (health-scores contract): a missing measure is dropped and the others of
 -- its dimension keep their relative weights; a dimension left with no measure is dropped
 -- and its weight is spread over the others in proportion to their weights.
-
--- The sum of DOUBLEs within +-1e6, taken to 12 decimals and added exactly: the same total
--- in any order. A DOUBLE sum depends on the order rows meet, which varies with threads,
--- and a score at x.x5 then rounded either way from one run to the next.
-CREATE OR REPLACE TEMP MACRO exact_sum(x) AS
-    CAST(sum(CAST(x AS DECIMAL(18, 12))) AS DOUBLE);
 
 -- Banded measures: the first band, top to bottom, whose bound holds for raw_value.
 CREATE OR REPLACE TEMP TABLE measure_bands AS

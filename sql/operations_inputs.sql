@@ -20,7 +20,7 @@ CREATE OR REPLACE TEMP TABLE overdue_invoices AS
 SELECT
     account_id,
     count(*) AS invoices,
-    sum(amount_usd) AS amount_usd,
+    exact_sum(amount_usd) AS amount_usd,
     max($as_of - due_date) FILTER (WHERE status = 'open') AS oldest_days_late,
     count(*) FILTER (WHERE status = 'uncollectible') AS uncollectible
 FROM core.billing_invoices

@@ -4,7 +4,7 @@
 SELECT
     alert_id, as_of_date AS raised_on, alert_type, severity, message, actions, drivers,
     CASE WHEN cleared_on <= $as_of THEN cleared_on END AS cleared_on,
-    cleared_on IS NULL OR cleared_on > $as_of AS is_open
+    alert_open_on(as_of_date, cleared_on, $as_of) AS is_open
 FROM mart.health_alerts
 WHERE account_id = $account_id AND as_of_date <= $as_of
   AND (cleared_on IS NULL OR cleared_on >= $since)

@@ -4,7 +4,7 @@ SELECT
     scorecard, tier, colour,
     count(*) AS accounts,
     count(*) / sum(count(*)) OVER () AS share,
-    sum(arr) AS arr,
+    exact_sum(arr) AS arr,
     round(avg(CAST(health_score AS DECIMAL(18, 1))), 1) AS avg_health_score  -- exact sum
 FROM mart.account_health
 WHERE as_of_date = $as_of

@@ -7,7 +7,7 @@
 CREATE OR REPLACE TEMP MACRO open_alerts_on(day) AS TABLE
     SELECT account_id, list(DISTINCT alert_type ORDER BY alert_type) AS alerts
     FROM mart.health_alerts
-    WHERE as_of_date <= day AND (cleared_on IS NULL OR cleared_on > day)
+    WHERE alert_open_on(as_of_date, cleared_on, day)
     GROUP BY account_id;
 
 CREATE OR REPLACE TEMP TABLE risk_register_today AS

@@ -295,3 +295,31 @@ def test_a_score_does_not_depend_on_the_order_its_measures_are_added(tmp_path):
     )
     assert sensitive > 0  # the values do reach the order-dependent cases
     assert_frame_equal(forwards, backwards)
+
+
+def test_an_accounts_mrr_does_not_depend_on_the_order_of_its_subscriptions(tmp_path):
+    """0.1 + 0.2 + 0.3 added as DOUBLEs is 0.6000000000000001 in one order and 0.6 in the
+    other: an account's ARR (12 x MRR) could change when a rerun's threads met its
+    subscriptions in another order."""
+    mrr = {}
+    for order in ("ASC", "DESC"):
+        connection = work_database(tmp_path / f"{order}.duckdb")
+        connection.execute("SET threads = 1")
+        for name in ("surveys", "crm_activities"):  # read by the other macros of the file
+            connection.execute(
+                f"CREATE TABLE core.{name} (account_id VARCHAR, contact_id VARCHAR, "
+                "survey_type VARCHAR, responded_at TIMESTAMPTZ, response_id VARCHAR, "
+                "score DOUBLE, activity_type VARCHAR, occurred_at TIMESTAMPTZ)"
+            )
+        connection.execute(
+            f"""
+            CREATE TABLE core.billing_subscriptions AS
+            SELECT 'A1' AS account_id, DATE '2026-01-01' AS start_date,
+                   CAST(NULL AS DATE) AS end_date, CAST(mrr_usd AS DOUBLE) AS mrr_usd
+            FROM (VALUES (0.1), (0.2), (0.3)) AS subscription(mrr_usd)
+            ORDER BY mrr_usd {order}"""
+        )
+        sql.run(connection, sql.load("core_macros"))
+        mrr[order] = table(connection, "SELECT mrr FROM mrr_on(DATE '2026-06-30')").item()
+        connection.close()
+    assert mrr == {"ASC": 0.6, "DESC": 0.6}

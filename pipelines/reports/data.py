@@ -310,6 +310,7 @@ def open_published(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             raise ReportError(
                 f"{path} is not a published cshealth warehouse: mart.{missing[0]} is missing"
             )
+        sql.run(connection, sql.load("session_macros"))
         yield connection
     finally:
         connection.close()

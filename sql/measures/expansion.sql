@@ -9,7 +9,7 @@ WITH first_start AS (
     GROUP BY account_id
 ),
 mrr_at_first_start AS (
-    SELECT first_start.account_id, sum(subscription.mrr_usd) AS mrr
+    SELECT first_start.account_id, exact_sum(subscription.mrr_usd) AS mrr
     FROM first_start
     JOIN core.billing_subscriptions AS subscription
       ON subscription.account_id = first_start.account_id
