@@ -111,6 +111,7 @@ def reference_phase(database: Path, day: dt.date) -> dict:
 
 def single_pass_phase(database: Path, day: dt.date) -> dict:
     """SINGLE_PASS over W(30) on a fresh connection (connecting is not timed)."""
+    import sql
     from benchmarks.scoring import connect
     from pipelines.settings import load_settings
 
@@ -119,8 +120,15 @@ def single_pass_phase(database: Path, day: dt.date) -> dict:
         w30_first=day - dt.timedelta(days=29), after_d=day + dt.timedelta(days=1)
     )
     wall, cpu, row = timed(lambda: connection.execute(query).fetchone())
+    # Not timed: how far the daily rollup compresses W(30), which bounds what reading it
+    # can save over the raw events.
+    user_days = sql.scalar(
+        connection,
+        "SELECT count(*) FROM core.product_user_days WHERE day BETWEEN ? AND ?",
+        [day - dt.timedelta(days=29), day],
+    )
     connection.close()
-    return {"query_s": wall, "query_cpu_s": cpu, "events": row[0]}
+    return {"query_s": wall, "query_cpu_s": cpu, "events": row[0], "rollup_user_days": user_days}
 
 
 def events_phase() -> dict:
@@ -404,6 +412,7 @@ def comparison(entry: dict) -> dict:
     if single:
         found["single_pass_s"] = single["query_s"]
         found["single_pass_events"] = single["events"]
+        found["rollup_user_days"] = single.get("rollup_user_days")
     if scoring and reference.get("query_s"):
         found["scoring_vs_reference"] = round(scoring / reference["query_s"], 2)
     if scoring and single.get("query_s"):
@@ -525,6 +534,14 @@ def print_comparison(results: dict) -> None:
             f"{number('scoring_vs_single_pass', 9)} {verdict(single_met):<8} "
             f"{differ:,} of {compared:,} values differ"
         )
+    for entry in results["sizes"].values():
+        found = entry.get("comparison", {})
+        events, user_days = found.get("single_pass_events"), found.get("rollup_user_days")
+        if events and user_days:
+            print(
+                f"  {entry['accounts']:>8,}: W(30) holds {events:,} events and {user_days:,} "
+                f"rows of the user-day rollup ({events / user_days:.2f} events per row)"
+            )
 
 
 def growth(results: dict) -> dict:
