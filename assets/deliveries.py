@@ -131,7 +131,13 @@ def read_file(path: Path) -> pl.DataFrame:
         return pl.read_ndjson(io.BytesIO(raw), infer_schema_length=None)
     except Exception as exc:  # noqa: BLE001 - any parser failure rejects the file
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FileRejected(f"{path}: cannot be parsed: {first_line}") from exc
+        raise FileRejected(f"{path}: cannot be parsed: {without_content(first_line)}") from exc
+
+
+def without_content(message: str) -> str:
+    """A parser's message with the file content it quotes (between backticks) withheld:
+    it may be a person's name or email, and quarantine.rejected_files is published."""
+    return re.sub(r"`[^`]*(`|$)", "`...`", message)
 
 
 def count_lines(path: Path) -> int:

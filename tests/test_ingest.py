@@ -323,6 +323,21 @@ def test_money_is_converted_to_usd_and_unknown_currencies_are_quarantined(extrac
     assert json.loads(reasons["record"][0])["subscription_id"] == "S-yen"
 
 
+def test_a_parser_message_does_not_quote_the_files_content(extracts, connection):
+    """quarantine.rejected_files is published unredacted: the parser quotes the line it
+    could not read, here a contact's name and email."""
+    with_account(extracts)
+    folder = extracts / "crm_contacts" / D1.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "contacts.csv").write_text(
+        'contact_id,account_id,full_name,email\nC1,A1,"Jane Roe,jane.roe@example.com\n'
+    )
+    load_all(connection, extracts, D1)
+    message = table(connection, "SELECT message FROM quarantine.rejected_files").item()
+    assert "contacts.csv: cannot be parsed: could not parse `...`" in message
+    assert "Jane" not in message and "example.com" not in message
+
+
 def test_unreadable_files_are_rejected_whole_and_the_others_still_load(extracts, connection):
     with_account(extracts)
     write_delivery(extracts, "support_tickets", D1, rows_of("support_tickets"), name="good")
