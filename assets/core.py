@@ -14,6 +14,9 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -23,9 +26,10 @@ from dagster import (
 )
 
 import sql
-from assets.ingest import lake_dir
+from assets.ingest import CheckOutcome, lake_dir, reject_ratio_check
 from assets.publish import close_ended_runs, record_run
 from pipelines.resources import Warehouse
+from pipelines.settings import PipelineSettings
 from schemas.extracts import DATASETS, DELIVERY_DATE, Dataset
 
 # fx_rates first: the money of every other dataset is converted with it.
@@ -322,6 +326,30 @@ def core_row_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return counts
 
 
+def core_reject_ratios(
+    connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str, settings: PipelineSettings
+) -> dict[str, CheckOutcome]:
+    """Each dataset's reject ratio over the deliveries this run read, now counting also
+    the rows the core layer rejected for `as_of` (sql/core_reject_ratio.sql): an extract
+    full of unknown accounts passes the load checks but must not be published."""
+    counts = connection.sql(
+        sql.load("core_reject_ratio"), params={"run_id": run_id, "as_of": as_of}
+    ).pl()
+    by_dataset = {row["dataset"]: row for row in counts.iter_rows(named=True)}
+    outcomes = {}
+    for name in CORE_ORDER:
+        row = by_dataset.get(name, {})
+        at_load = row.get("rejected_at_load", 0) + row.get("rejected_file_lines", 0)
+        at_core = row.get("rejected_at_core", 0)
+        outcomes[name] = reject_ratio_check(
+            row.get("rows_counted", 0),
+            at_load + at_core,
+            settings,
+            {"rejected_at_load": at_load, "rejected_at_core": at_core},
+        )
+    return outcomes
+
+
 def build_core_asset(partitions_def: PartitionsDefinition):
     specs = [
         AssetSpec(
@@ -335,13 +363,29 @@ def build_core_asset(partitions_def: PartitionsDefinition):
         for name in CORE_ORDER
     ]
 
+    checks = [
+        AssetCheckSpec(
+            "reject_ratio",
+            asset=AssetKey(["core", name]),
+            blocking=True,
+            description="Rejected share of the rows this run read, with the account and "
+            "currency rejections of the as-of date, within max_reject_ratio.",
+        )
+        for name in CORE_ORDER
+    ]
+
     @multi_asset(
-        specs=specs, partitions_def=partitions_def, pool="duckdb_writer", name="core_layer"
+        specs=specs,
+        check_specs=checks,
+        partitions_def=partitions_def,
+        pool="duckdb_writer",
+        name="core_layer",
     )
     def core_layer(context: AssetExecutionContext, warehouse: Warehouse):
         as_of = dt.date.fromisoformat(context.partition_key)
         with warehouse.connect() as connection:
             counts = build_core(connection, as_of, context.run.run_id)
+            ratios = core_reject_ratios(connection, as_of, context.run.run_id, warehouse.settings())
             close_ended_runs(connection, context.instance)
             record_run(
                 connection,
@@ -372,6 +416,15 @@ def build_core_asset(partitions_def: PartitionsDefinition):
                     "delivered": name not in absent,
                     "absent_datasets": absent,
                 },
+            )
+        for name, outcome in ratios.items():
+            yield AssetCheckResult(
+                asset_key=AssetKey(["core", name]),
+                check_name=outcome.name,
+                passed=outcome.passed,
+                severity=AssetCheckSeverity.ERROR,
+                description=outcome.description,
+                metadata=outcome.metadata,
             )
 
     return core_layer

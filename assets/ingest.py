@@ -357,10 +357,6 @@ def run_checks(
     duplicates = duplicate_keys(connection, dataset, per_delivery["delivery_date"].to_list())
     key = ", ".join(dataset.key)
 
-    counted = rows_read + file_lines
-    ratio = (rows_rejected + file_lines) / counted if counted else 0.0
-    applies = counted >= settings.min_rows_for_reject_ratio
-    ratio_ok = not applies or ratio <= settings.max_reject_ratio
     failures = failure_cases(connection, dataset, run_id)
     return [
         CheckOutcome(
@@ -379,20 +375,33 @@ def run_checks(
             f"({key}) is unique within each delivery in raw",
             {"duplicates": MetadataValue.md(markdown_table(duplicates))},
         ),
-        CheckOutcome(
-            "reject_ratio",
-            ratio_ok,
-            f"rejected share of rows read <= {settings.max_reject_ratio} "
-            f"(from {settings.min_rows_for_reject_ratio} rows read)",
+        reject_ratio_check(
+            rows_read + file_lines,
+            rows_rejected + file_lines,
+            settings,
             {
-                "reject_ratio": round(ratio, 6),
-                "rows_counted": counted,
                 "rows_rejected": rows_rejected,
                 "rejected_file_lines": file_lines,
                 "failure_cases": MetadataValue.md(markdown_table(failures)),
             },
         ),
     ]
+
+
+def reject_ratio_check(
+    rows_counted: int, rows_rejected: int, settings: PipelineSettings, metadata: dict
+) -> CheckOutcome:
+    """The blocking check on the share of the rows read in a run that were rejected (a
+    rejected file counts as its data lines), from `min_rows_for_reject_ratio` rows."""
+    ratio = rows_rejected / rows_counted if rows_counted else 0.0
+    applies = rows_counted >= settings.min_rows_for_reject_ratio
+    return CheckOutcome(
+        "reject_ratio",
+        not applies or ratio <= settings.max_reject_ratio,
+        f"rejected share of rows read <= {settings.max_reject_ratio} "
+        f"(from {settings.min_rows_for_reject_ratio} rows read)",
+        {"reject_ratio": round(ratio, 6), "rows_counted": rows_counted, **metadata},
+    )
 
 
 def duplicate_keys(

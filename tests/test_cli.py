@@ -88,6 +88,24 @@ def test_a_blocked_check_leaves_the_published_file_as_it_was(tmp_path, capsys):
     assert status == "failed" and "reject_ratio" in message
 
 
+def test_rows_of_unknown_accounts_count_in_the_reject_ratio(tmp_path, capsys):
+    """They pass the load checks and are rejected by the core layer for the date: 3 of
+    30 tickets (10% > 5%) block the publish all the same."""
+    extracts, warehouse = book(tmp_path / "extracts"), tmp_path / "w.duckdb"
+    assert run(extracts, warehouse, "--as-of", D1.isoformat()) == 0
+    before = warehouse.read_bytes()
+    tickets = rows_of("support_tickets", 30)
+    for ticket in tickets[:3]:
+        ticket["account_id"] = "NOT-IN-CRM"
+    write_delivery(extracts, "crm_accounts", D2, rows_of("crm_accounts", 3))
+    write_delivery(extracts, "support_tickets", D2, tickets)
+    assert run(extracts, warehouse, "--as-of", D2.isoformat()) == 1
+    err = capsys.readouterr().err
+    assert "check reject_ratio failed on core/support_tickets" in err
+    assert "'reject_ratio': 0.1" in err and "Traceback" not in err
+    assert warehouse.read_bytes() == before
+
+
 def test_bad_input_is_one_clear_line(tmp_path, capsys):
     extracts = book(tmp_path / "extracts")
     not_a_folder = tmp_path / "file"

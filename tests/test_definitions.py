@@ -37,15 +37,19 @@ def test_definitions_load_with_every_layer():
 
 
 def test_each_dataset_has_its_three_checks_and_the_ratio_blocks():
+    """The ratio is checked on raw (rows rejected as read) and again on core (with the
+    account and currency rejections of the date)."""
     graph = defs.get_repository_def().asset_graph
     checks = {
-        (key.asset_key.path[-1], key.name): graph.get_check_spec(key)
+        ("/".join(key.asset_key.path), key.name): graph.get_check_spec(key)
         for key in graph.asset_check_keys
     }
     for name in DATASETS:
-        assert {(name, "rows_balance"), (name, "key_unique"), (name, "reject_ratio")} <= set(checks)
-        assert checks[(name, "reject_ratio")].blocking
-        assert not checks[(name, "rows_balance")].blocking
+        raw, core = f"raw/{name}", f"core/{name}"
+        assert {(raw, "rows_balance"), (raw, "key_unique"), (raw, "reject_ratio")} <= set(checks)
+        assert checks[(raw, "reject_ratio")].blocking
+        assert not checks[(raw, "rows_balance")].blocking
+        assert checks[(core, "reject_ratio")].blocking
 
 
 def test_scores_and_retention_are_checked_before_publishing():

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from assets.core import build_core, previous_core_date, update_usage_rollups
+from assets.core import build_core, core_reject_ratios, previous_core_date, update_usage_rollups
 from assets.ingest import load_dataset
 from schemas.extracts import DATASETS
 
@@ -89,6 +89,28 @@ def rollups(connection) -> dict[str, pl.DataFrame]:
         name: table(connection, f"SELECT * FROM rollup.{name} ORDER BY ALL")
         for name in ROLLUP_TABLES
     }
+
+
+def test_resent_events_are_not_counted_as_rejected_in_the_reject_ratio(extracts, connection):
+    """A feed that sends yesterday's 20 events again has sent nothing wrong; 3 events of
+    an account the CRM never had are rejected: 3 of the 60 rows read."""
+    accounts(extracts)
+    first = [event(f"E{n}", "2026-03-01T08:00:00Z") for n in range(20)]
+    unknown = [event(f"X{n}", "2026-03-02T08:00:00Z", account_id="NOT-IN-CRM") for n in range(3)]
+    new = [event(f"N{n}", "2026-03-02T09:00:00Z") for n in range(17)]
+    write_delivery(extracts, "product_events", D1, first)
+    write_delivery(extracts, "product_events", D2, first + unknown + new)
+    load_all(connection, extracts, D2)
+    reasons = table(
+        connection,
+        "SELECT reasons[1] AS reason, count(*) AS n FROM quarantine.rejected_rows "
+        "WHERE dataset = 'product_events' GROUP BY 1 ORDER BY 1",
+    )
+    assert reasons.rows() == [("already_delivered", 20), ("unknown_account", 3)]
+    outcome = core_reject_ratios(connection, D2, "run-1", SETTINGS)["product_events"]
+    assert outcome.metadata["rows_counted"] == 60
+    assert outcome.metadata["rejected_at_core"] == 3
+    assert outcome.metadata["reject_ratio"] == 0.05 and outcome.passed
 
 
 def test_a_resent_event_counts_once_from_the_first_delivery(extracts, connection):
