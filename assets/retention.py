@@ -42,11 +42,11 @@ def newest_as_of(connection: duckdb.DuckDBPyConnection, table: str) -> dt.date |
 def build_retention(
     connection: duckdb.DuckDBPyConnection, as_of: dt.date, targets: RetentionTargets
 ) -> bool:
-    """Rebuild mrr_movements and retention for `as_of` in one transaction, unless they
-    already hold a newer as-of date. True when they were rebuilt."""
+    """Compute retention for `as_of` and keep its portfolio KPIs (main.retention_kpis),
+    then replace mrr_movements and retention, in one transaction, unless they already
+    hold a newer as-of date. True when they were replaced."""
     newest = newest_as_of(connection, "mart.mrr_movements")
-    if newest is not None and as_of < newest:
-        return False
+    latest = newest is None or as_of >= newest
     parameters = {
         "as_of": as_of,
         **{f"grr_{group}": target for group, target in targets.grr.model_dump().items()},
@@ -56,11 +56,13 @@ def build_retention(
     connection.execute("BEGIN TRANSACTION")
     try:
         sql.run(connection, sql.load("retention"), parameters)
+        if latest:
+            sql.run(connection, sql.load("retention_marts"))
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return True
+    return latest
 
 
 def retention_problems(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:

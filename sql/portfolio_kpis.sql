@@ -72,9 +72,8 @@ satisfaction AS (
 ),
 retained AS (
     SELECT group_by, group_value, grr, nrr, logo_retention
-    FROM mart.retention
-    WHERE grain = 'ttm' AND group_by IN ('all', 'csm')
-      AND period_end = date_trunc('month', $as_of)
+    FROM main.retention_kpis
+    WHERE as_of_date = $as_of
 ),
 wide AS (
     SELECT book.*, surveyed.nps, satisfaction.csat, retained.grr, retained.nrr,

@@ -1,6 +1,8 @@
--- MRR movements and retention for $as_of, from core.billing_subscriptions (USD).
--- Definitions: README "Revenue and logo retention". Months are calendar months; the
--- last one is the as-of date's month.
+-- MRR movements and retention for $as_of, from core.billing_subscriptions (USD), as the
+-- temporary tables mrr_movements_today and retention_today; the ttm rows the portfolio
+-- KPIs read go to main.retention_kpis for $as_of, whichever date the marts hold (the
+-- marts themselves: sql/retention_marts.sql). Definitions: README "Revenue and logo
+-- retention". Months are calendar months; the last one is the as-of date's month.
 
 -- MRR(a, m) of every month in which the account is active (MRR > 0). A subscription
 -- counts in month m when start_date <= first day of m < end_date (null = open). Amounts
@@ -23,8 +25,7 @@ HAVING sum(mrr) > 0;
 
 -- Every account's months, from its first active month to the month after its last
 -- active one, up to the as-of date's month, each compared with the month before.
-DELETE FROM mart.mrr_movements;
-INSERT INTO mart.mrr_movements
+CREATE OR REPLACE TEMP TABLE mrr_movements_today AS
 WITH spans AS (
     SELECT account_id, min(month) AS first_active, max(month) AS last_active
     FROM account_mrr
@@ -59,13 +60,11 @@ SELECT
          WHEN mrr > 0 AND mrr < previous_mrr THEN 'contraction'
          WHEN mrr = 0 AND previous_mrr > 0 THEN 'churn'
     END AS movement
-FROM monthly
-ORDER BY account_id, month;
+FROM monthly;
 
 -- Periods s -> e of each grain that end no later than the as-of date's month; the
 -- cohort of a period is the accounts active in s, measured again in e.
-DELETE FROM mart.retention;
-INSERT INTO mart.retention
+CREATE OR REPLACE TEMP TABLE retention_today AS
 WITH starts AS (
     SELECT CAST(unnest(generate_series(min(month), date_trunc('month', $as_of),
                                        INTERVAL 1 MONTH)) AS DATE) AS period_start
@@ -114,11 +113,11 @@ grouped AS (
 SELECT
     $as_of AS as_of_date,
     grain, period_start, period_end, group_by, group_value,
-    CAST(starting_mrr AS DOUBLE),
-    CAST(expansion_mrr AS DOUBLE),
-    CAST(coalesce(contraction_mrr, 0) AS DOUBLE),
-    CAST(coalesce(churned_mrr, 0) AS DOUBLE),
-    CAST(ending_mrr AS DOUBLE),
+    CAST(starting_mrr AS DOUBLE) AS starting_mrr,
+    CAST(expansion_mrr AS DOUBLE) AS expansion_mrr,
+    CAST(coalesce(contraction_mrr, 0) AS DOUBLE) AS contraction_mrr,
+    CAST(coalesce(churned_mrr, 0) AS DOUBLE) AS churned_mrr,
+    CAST(ending_mrr AS DOUBLE) AS ending_mrr,
     CAST(retained_mrr AS DOUBLE) / CAST(starting_mrr AS DOUBLE) AS grr,
     CAST(ending_mrr AS DOUBLE) / CAST(starting_mrr AS DOUBLE) AS nrr,
     starting_logos,
@@ -134,5 +133,13 @@ SELECT
     END AS grr_target,
     CASE WHEN grain = 'ttm' THEN CAST($nrr_target AS DOUBLE) END AS nrr_target,
     CASE WHEN grain = 'ttm' THEN CAST($logo_target AS DOUBLE) END AS logo_target
-FROM grouped
-ORDER BY grain, group_by, group_value, period_start;
+FROM grouped;
+
+-- GRR, NRR and logo retention of the ttm period ending in $as_of's month, for the book
+-- and each CSM (the portfolio KPIs of $as_of: sql/portfolio_kpis.sql). Kept per date: a
+-- run of an older date reads its own, not those of the newer date the marts hold.
+DELETE FROM main.retention_kpis WHERE as_of_date = $as_of;
+INSERT INTO main.retention_kpis
+SELECT $as_of, group_by, group_value, grr, nrr, logo_retention
+FROM retention_today
+WHERE grain = 'ttm' AND group_by IN ('all', 'csm') AND period_end = date_trunc('month', $as_of);

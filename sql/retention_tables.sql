@@ -60,3 +60,14 @@ COMMENT ON COLUMN mart.retention.logo_retention IS 'retained_logos / starting_lo
 COMMENT ON COLUMN mart.retention.grr_target IS 'Annual GRR target (config retention_targets.grr), on ttm rows only; none for smb';
 COMMENT ON COLUMN mart.retention.nrr_target IS 'Annual NRR target (config retention_targets.nrr), on ttm rows only';
 COMMENT ON COLUMN mart.retention.logo_target IS 'Annual logo retention target (config retention_targets.logo_retention), on ttm rows only';
+
+-- Working database only (not published): the retention KPIs of each as-of date run
+-- (sql/retention.sql), which sql/portfolio_kpis.sql reads for its date.
+CREATE TABLE IF NOT EXISTS main.retention_kpis (
+    as_of_date DATE,
+    group_by VARCHAR,
+    group_value VARCHAR,
+    grr DOUBLE,
+    nrr DOUBLE,
+    logo_retention DOUBLE
+);

@@ -625,6 +625,32 @@ def test_retention_kpis_come_from_the_ttm_row_ending_in_the_as_of_month(portfoli
     assert kpi(portfolio, "all", "grr") != 1
 
 
+def test_an_older_date_run_later_keeps_its_own_retention_kpis(tmp_path):
+    """P1 moves from csm_a to csm_b on D. Run D, then the day before: that day's KPIs
+    count P1's retention for csm_a, its owner then, not from the marts of D."""
+    extracts, before = tmp_path / "extracts", D - dt.timedelta(days=1)
+    write_delivery(extracts, "crm_accounts", before, [account("P1", csm_owner="csm_a")])
+    write_delivery(extracts, "crm_accounts", D, [account("P1", csm_owner="csm_b")])
+    write_delivery(
+        extracts, "billing_subscriptions", before, [subscription("P1", "2024-06-01", 100)]
+    )
+    connection = work_database(tmp_path / "work.duckdb")
+    run_day(connection, extracts, D, run_id="run-1")
+    run_day(connection, extracts, before, run_id="run-2")
+    kpis = table(
+        connection,
+        "SELECT as_of_date, group_value, value FROM mart.portfolio_kpis "
+        "WHERE kpi = 'grr' AND group_by = 'csm' ORDER BY ALL",
+    )
+    assert kpis.rows() == [(before, "csm_a", 1.0), (D, "csm_b", 1.0)]
+    held = table(
+        connection,
+        "SELECT DISTINCT as_of_date, group_value FROM mart.retention WHERE group_by = 'csm'",
+    )
+    assert held.rows() == [(D, "csm_b")]
+    connection.close()
+
+
 def test_time_to_first_value_is_the_median_of_accounts_started_in_the_window(portfolio):
     # started in W(365) with first value by D: P2 20, P8 40, P10 10, P12 181 days (on D:
     # Oct 31 + Nov 30 + Dec 31 + Jan 31 + Feb 28 + Mar 30); not P7 (started 2025-03-31),
