@@ -185,7 +185,7 @@ def timestamps_from_text(text: pl.Series) -> pl.Series:
             .dt.replace_time_zone("UTC")
         )
     )
-    result = pl.Series(text.name, [None] * len(text), dtype=pl.Datetime("us", "UTC"))
+    result = pl.repeat(None, len(text), dtype=pl.Datetime("us", "UTC"), eager=True).alias(text.name)
     for layout in layouts:
         unparsed = result.is_null() & text.is_not_null()
         if not unparsed.any():

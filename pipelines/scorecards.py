@@ -18,7 +18,6 @@ import sql
 from pipelines.settings import REPO_ROOT, ConfigError, load_config
 
 SCORECARD_DIR = REPO_ROOT / "config" / "scorecards"
-DEFAULT_SCORECARD = "five_dimension"
 SEGMENTS = ("enterprise", "mid_market", "smb")
 # Each dimension is a column `<dimension>_score` of mart.account_health.
 DIMENSIONS = (

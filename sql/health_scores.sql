@@ -1,7 +1,8 @@
 -- Measure values -> dimension scores -> health score, tier and flags for $as_of, written
 -- over the rows of that date in mart.health_measures and mart.account_health.
--- Reads: scored_accounts, measure_values (health_inputs.sql + sql/measures/) and the
--- scorecard config tables scorecard_measures, scorecard_bands, scorecard_tiers,
+-- Reads: scored_accounts (health_inputs.sql), measure_values (assets/health.py:
+-- measure_values_sql, from usage_rollups.sql and sql/measures/) and the scorecard config
+-- tables scorecard_measures, scorecard_bands, scorecard_tiers,
 -- scorecard_settings (assets/health.py). exact_sum (sql/session_macros.sql) adds the
 -- weights, contributions and completeness shares: a score at x.x5 rounds the same way in
 -- every run.

@@ -61,5 +61,13 @@ def test_a_bad_value_names_its_key(tmp_path, text, key, words):
 def test_a_missing_or_broken_file_is_said(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.yaml")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError) as error:
         load_settings(write(tmp_path, "max_reject_ratio: [0.1"))
+    assert "not valid YAML at line 1, column 23: expected ',' or ']'" in str(error.value)
+    assert "\n" not in str(error.value)
+    not_text = tmp_path / "latin1.yaml"
+    not_text.write_bytes("segments: {name: Gr\xfcn}".encode("latin-1"))
+    with pytest.raises(ConfigError, match=f"{not_text}: cannot be read: not UTF-8 text"):
+        load_settings(not_text)
+    with pytest.raises(ConfigError, match=f"{tmp_path}: cannot be read: Is a directory"):
+        load_settings(tmp_path)
