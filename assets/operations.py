@@ -72,6 +72,13 @@ def operations_frames(
         "plan_tiers": pl.DataFrame(
             {"plan_tier": plan_tiers, "position": list(range(len(plan_tiers)))}
         ),
+        "renewal_stages": pl.DataFrame(
+            {
+                "stage": list(operations.renewals.stages),
+                "last_day": list(operations.renewals.stages.values()),
+            },
+            schema={"stage": pl.String, "last_day": pl.Int32},
+        ),
         "scorecard_tiers": config_frames(by_segment)["scorecard_tiers"],
         "kpi_targets": pl.DataFrame(
             [

@@ -87,11 +87,29 @@ class Renewals(Strict):
     payment_overdue_points: float = Field(ge=-100, le=100)
     green_from: float = Field(gt=0, le=100)
     yellow_from: float = Field(gt=0, le=100)
+    # Each stage and the last day to renewal it holds; a renewal is in the nearest stage
+    # whose last day it has not passed.
+    stages: dict[str, int] = Field(
+        default_factory=lambda: {"T-30": 30, "T-60": 60, "T-90": 90, "T-120": 120},
+        min_length=1,
+    )
 
     @model_validator(mode="after")
     def _zones_ordered(self) -> Renewals:
         if self.yellow_from >= self.green_from:
             raise ValueError("yellow_from must be below green_from")
+        return self
+
+    @model_validator(mode="after")
+    def _stages_cover_the_window(self) -> Renewals:
+        last_days = list(self.stages.values())
+        if min(last_days) < 0 or len(set(last_days)) < len(last_days):
+            raise ValueError("stages: last days must be >= 0 and differ from stage to stage")
+        if max(last_days) < self.window_days:
+            raise ValueError(
+                f"stages: the last stage ends {max(last_days)} days out, before "
+                f"window_days ({self.window_days}): renewals beyond it would have no stage"
+            )
         return self
 
 

@@ -141,7 +141,7 @@ COMMENT ON COLUMN mart.renewal_pipeline.csm_owner IS 'CSM who owns the account';
 COMMENT ON COLUMN mart.renewal_pipeline.arr IS 'ARR in USD on the date';
 COMMENT ON COLUMN mart.renewal_pipeline.renewal_date IS 'Renewal date from the CRM';
 COMMENT ON COLUMN mart.renewal_pipeline.days_to_renewal IS 'renewal_date - as_of_date (negative: overdue)';
-COMMENT ON COLUMN mart.renewal_pipeline.stage IS 'T-120 (91-120 days), T-90 (61-90), T-60 (31-60), T-30 (0-30), overdue (negative)';
+COMMENT ON COLUMN mart.renewal_pipeline.stage IS 'The nearest stage whose last day to renewal is not passed (config renewals.stages; default T-30 (0-30 days), T-60 (31-60), T-90 (61-90), T-120 (91-120)), or overdue (negative)';
 COMMENT ON COLUMN mart.renewal_pipeline.health_score IS 'Health score on the date';
 COMMENT ON COLUMN mart.renewal_pipeline.renewal_confidence IS 'health_score +10 if renewal budget confirmed, +5 if executive sponsor engaged, -20 if a payment_overdue condition holds, clamped to 0..100 (config: operations.yaml renewals)';
 COMMENT ON COLUMN mart.renewal_pipeline.renewal_zone IS 'green (confidence >= 90), yellow (60 to below 90), red (below 60)';

@@ -19,10 +19,8 @@ SELECT
     $as_of AS as_of_date,
     account_id, account_name, csm_owner, arr, renewal_date, days_to_renewal,
     CASE WHEN days_to_renewal < 0 THEN 'overdue'
-         WHEN days_to_renewal <= 30 THEN 'T-30'
-         WHEN days_to_renewal <= 60 THEN 'T-60'
-         WHEN days_to_renewal <= 90 THEN 'T-90'
-         WHEN days_to_renewal <= 120 THEN 'T-120' END AS stage,
+         ELSE (SELECT arg_min(stages.stage, stages.last_day) FROM renewal_stages AS stages
+               WHERE days_to_renewal <= stages.last_day) END AS stage,
     health_score,
     renewal_confidence,
     CASE WHEN renewal_confidence >= $green_from THEN 'green'

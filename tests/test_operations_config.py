@@ -32,6 +32,20 @@ def test_the_shipped_config_loads():
         ("renewals", "yellow_from", 95, "renewals", "yellow_from must be below green_from"),
         ("renewals", "bonus_points", 3, "renewals.bonus_points", "Extra inputs"),
         (
+            "renewals",
+            "window_days",
+            150,
+            "renewals",
+            "the last stage ends 120 days out, before window_days (150)",
+        ),
+        (
+            "renewals",
+            "stages",
+            {"T-30": 30, "soon": 30, "T-120": 120},
+            "renewals",
+            "differ from stage to stage",
+        ),
+        (
             "alerts",
             "payment_overdue",
             {"severity": "urgent", "actions": ["x"], "days_past_due": 30},

@@ -263,6 +263,22 @@ def test_stage_t120(renewals):
     assert stage_of(pipeline, 91) == "T-120"  # 2026-06-30
 
 
+def test_stages_come_from_config(tmp_path):
+    """A 150-day window with a T-150 stage: 121 days out is T-150, 120 still T-120."""
+    stages = {"T-30": 30, "T-60": 60, "T-90": 90, "T-120": 120, "T-150": 150}
+    connection = run_book(
+        tmp_path, RENEWAL_BOOK, operations=with_renewals(window_days=150, stages=stages)
+    )
+    pipeline = {
+        r["account_id"]: r
+        for r in table(connection, "SELECT * FROM mart.renewal_pipeline").to_dicts()
+    }
+    connection.close()
+    assert stage_of(pipeline, 121) == "T-150"
+    assert stage_of(pipeline, 120) == "T-120"
+    assert stage_of(pipeline, 30) == "T-30"
+
+
 def test_stage_t90(renewals):
     pipeline, _ = renewals
     assert stage_of(pipeline, 90) == "T-90"  # 2026-06-29
