@@ -204,10 +204,11 @@ def build_operations_asset(partitions_def: PartitionsDefinition, upstream: list[
     descriptions = {
         "health_alerts": "Every alert ever raised, one row per episode, with severity, "
         "message, playbook actions and drivers.",
-        "onboarding": "Latest date only: accounts in their first 120 days, with "
-        "time to first login and value, training, adoption, flags.",
-        "renewal_pipeline": "Latest date only: renewals in the next 120 days and up to "
-        "90 days overdue, with stage, confidence, zone, ARR at risk.",
+        "onboarding": "Latest date only: accounts in their first days (onboarding."
+        "window_days), with time to first login and value, training, adoption, flags.",
+        "renewal_pipeline": "Latest date only: renewals in the next days (renewals."
+        "window_days) and those overdue (overdue_days), with stage, confidence, zone, "
+        "ARR at risk.",
         "expansion_opportunities": "Latest date only: seat, tier, product and services "
         "opportunities of healthy accounts, with signals.",
         "risk_register": "Latest date only: every scored account, most urgent first, "
