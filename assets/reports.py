@@ -67,7 +67,9 @@ def build_report_assets(partitions_def: PartitionsDefinition) -> list:
     def portfolio_report(context: AssetExecutionContext, warehouse: Warehouse):
         if not renders(context, warehouse):
             return
-        path = write_portfolio(warehouse.published_path, reports_dir(warehouse))
+        path = write_portfolio(
+            warehouse.published_path, reports_dir(warehouse), operations=warehouse.operations()
+        )
         yield MaterializeResult(metadata={"path": str(path)})
 
     @asset(

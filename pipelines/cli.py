@@ -100,6 +100,7 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
+    from pipelines.operations import load_operations
     from pipelines.reports import render
     from pipelines.resources import ENVIRONMENT
 
@@ -112,7 +113,9 @@ def command_report(args: argparse.Namespace) -> int:
     elif args.report == "monthly":
         written = [render.write_monthly(published, args.account, out)]
     else:
-        written = [render.write_portfolio(published, out)]
+        operations_variable, _ = ENVIRONMENT["operations_file"]
+        operations = load_operations(os.environ.get(operations_variable) or None)
+        written = [render.write_portfolio(published, out, operations=operations)]
     for path in written:
         print(path)
     return 0

@@ -135,16 +135,20 @@ def test_a_qbr_pack_holds_the_marts_numbers(book, warehouse, tmp_path, capsys):
     )
     from pipelines.reports.config import load_report_config
     from pipelines.reports.data import MEASURES
+    from pipelines.scorecards import load_scorecard
 
     targets = load_report_config().targets
+    parameters = {
+        name: config.parameters
+        for _, name, _, _, config in load_scorecard(health["scorecard"]).measures()
+    }
     targeted = measures.filter(pl.col("measure").is_in(list(targets)))
     assert targeted.height >= 5
     for measure, raw in targeted.iter_rows():
         info, (comparison, target) = MEASURES[measure], targets[measure]
-        assert (
-            f"| {info.label} | {comparison_text(comparison)} {in_unit(target, info.unit)} |" in text
-        )
-        assert f'<tr data-measure="{measure}"><td>{info.label}</td>' in page
+        label = info.label_for(parameters[measure])
+        assert f"| {label} | {comparison_text(comparison)} {in_unit(target, info.unit)} |" in text
+        assert f'<tr data-measure="{measure}"><td>{label}</td>' in page
         assert f"| {in_unit(raw, info.unit)} |" in text, measure
     seats = measures.filter(pl.col("measure") == "seat_utilisation")["raw_value"][0]
     assert f"| {seats * 100:.0f}% |" in text
@@ -382,7 +386,9 @@ def test_the_portfolio_page_holds_the_marts_numbers(book, warehouse, tmp_path, c
 
 
 def test_the_reports_read_their_config(warehouse, tmp_path):
-    """Windows and list lengths come from config/reports.yaml, or the config given."""
+    """Windows and list lengths come from config/reports.yaml, or the config given; the
+    KPI periods from the operations config given."""
+    from pipelines.operations import load_operations
     from pipelines.reports.config import load_report_config
     from pipelines.reports.render import write_portfolio
 
@@ -394,10 +400,15 @@ def test_the_reports_read_their_config(warehouse, tmp_path):
             )
         }
     )
-    html = write_portfolio(warehouse, tmp_path, config).read_text()
+    operations = load_operations()
+    operations = operations.model_copy(
+        update={"portfolio": operations.portfolio.model_copy(update={"qbr_window_days": 120})}
+    )
+    html = write_portfolio(warehouse, tmp_path, config, operations).read_text()
     table = html.split('<table id="risk-register">')[1].split("</table>")[0]
     assert len(re.findall(r'data-account="([^"]+)"', table)) == 5
     assert "Renewals in the next 60 days" in html and "next 120 days" not in html
+    assert "QBR completion (120 days)" in html and "QBR completion (90 days)" not in html
     renewals = mart(
         warehouse,
         "SELECT account_id FROM mart.renewal_pipeline WHERE days_to_renewal BETWEEN 0 AND 60 "
@@ -405,6 +416,44 @@ def test_the_reports_read_their_config(warehouse, tmp_path):
     )
     table = html.split('<table id="renewals">')[1].split("</table>")[0]
     assert re.findall(r'data-account="([^"]+)"', table) == renewals["account_id"].to_list()
+
+
+def test_labels_name_the_periods_the_config_gives():
+    """A measure's label names its account's scorecard window, a KPI's the scoreboard's:
+    a team that changes a window reads the new one, not the shipped default."""
+    import yaml
+
+    from pipelines.operations import load_operations
+    from pipelines.reports.config import load_report_config
+    from pipelines.reports.data import kpi_catalogue, measure_catalogue
+    from pipelines.scorecards import SCORECARD_DIR, Scorecard
+
+    def labels(frame: pl.DataFrame, key: str) -> dict[str, str]:
+        return dict(frame.select(key, "label").iter_rows())
+
+    targets = load_report_config().targets
+    data = yaml.safe_load((SCORECARD_DIR / "five_dimension.yaml").read_text())
+    shipped = labels(measure_catalogue(targets, Scorecard.model_validate(data)), "measure")
+    assert shipped["ticket_volume"] == "Support tickets (90 days)"
+    assert shipped["login_rate"] == "Logins per seat per week (28 days)"
+    assert shipped["expansion"] == "MRR growth over the base (365 days)"
+    assert shipped["contact_recency"] == "Days since two-way contact"  # no period
+
+    data["dimensions"]["support"]["measures"]["ticket_volume"]["window_days"] = 60
+    changed = labels(measure_catalogue(targets, Scorecard.model_validate(data)), "measure")
+    assert changed["ticket_volume"] == "Support tickets (60 days)"
+    # A scorecard that cannot be read any more: labels without a period.
+    assert labels(measure_catalogue(targets, None), "measure")["ticket_volume"] == (
+        "Support tickets"
+    )
+
+    scoreboard = load_operations().portfolio
+    assert labels(kpi_catalogue(scoreboard), "kpi")["qbr_completion"] == "QBR completion (90 days)"
+    longer = scoreboard.model_copy(update={"qbr_window_days": 120, "nps_window_days": 365})
+    kpis = labels(kpi_catalogue(longer), "kpi")
+    assert kpis["qbr_completion"] == "QBR completion (120 days)"
+    assert kpis["nps"] == "NPS (365 days)"
+    assert kpis["share_green"] == "Accounts green"
 
 
 def test_report_errors_are_one_line(warehouse, tmp_path, capsys):
@@ -540,7 +589,7 @@ def test_a_report_failing_after_the_publish_says_the_date_was_published(
     CLI and meta.runs say that the date was published all the same."""
     import assets.reports
 
-    def broken(*_):
+    def broken(*_, **__):
         raise RuntimeError("the chart renderer is missing")
 
     monkeypatch.setenv("CSHEALTH_DAGSTER_STORAGE", str(book / "dagster"))

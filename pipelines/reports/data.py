@@ -18,8 +18,9 @@ import duckdb
 import polars as pl
 
 import sql
+from pipelines.operations import Portfolio as OperationsPortfolio
 from pipelines.reports.config import ReportConfig
-from pipelines.scorecards import load_scorecard
+from pipelines.scorecards import Scorecard, load_scorecard
 from pipelines.settings import ConfigError
 
 REQUIRED_TABLES = (
@@ -55,62 +56,80 @@ class Measure:
     unit: str  # share, per_week, count, days, score5, score10, nps, percentile, level, usd
     section: str  # usage, engagement, support, satisfaction, financial
     advice: str = ""
+    period: str = ""  # the scorecard parameter whose days the label names, if any
 
+    def label_for(self, parameters: dict[str, float]) -> str:
+        """The label with the period the account's scorecard measures over: a team that
+        sets `window_days: 60` reads "Support tickets (60 days)"."""
+        return with_period(self.label, parameters.get(self.period))
+
+
+# The scorecard parameters that name a measure's period.
+WINDOW, LOOKBACK = "window_days", "lookback_days"
 
 MEASURES: dict[str, Measure] = {
     "seat_utilisation": Measure(
-        "Active users / licensed seats (30 days)",
+        "Active users / licensed seats",
         "share",
         "usage",
         "Get the inactive seats started: targeted training for the teams not logging in",
+        WINDOW,
     ),
     "feature_breadth": Measure(
-        "Catalog features used (30 days)",
+        "Catalog features used",
         "share",
         "usage",
         "Run a workflow workshop on the features the team has not tried yet",
+        WINDOW,
     ),
     "core_feature_adoption": Measure(
-        "Core features used (30 days)",
+        "Core features used",
         "share",
         "usage",
         "Enable the core features still unused and show one workflow for each",
+        WINDOW,
     ),
     "login_rate": Measure(
         "Logins per seat per week",
         "per_week",
         "usage",
         "Build a weekly habit: a recurring review meeting run inside the product",
+        WINDOW,
     ),
     "dau_mau": Measure(
         "Daily / monthly active users",
         "share",
         "usage",
         "Move a daily task into the product so users return every day",
+        WINDOW,
     ),
     "depth_of_use": Measure(
-        "Depth of use (percentile in segment)",
+        "Depth of use, percentile in segment",
         "percentile",
         "usage",
         "Pair light users with the most active ones to spread advanced workflows",
+        WINDOW,
     ),
     "email_response": Measure(
-        "Email reply rate (90 days)",
+        "Email reply rate",
         "share",
         "engagement",
-        advice="Agree on one channel and a named owner on each side",
+        "Agree on one channel and a named owner on each side",
+        WINDOW,
     ),
     "meeting_attendance": Measure(
-        "Meetings held / booked (90 days)",
+        "Meetings held / booked",
         "share",
         "engagement",
-        advice="Confirm the meeting cadence and send agendas ahead",
+        "Confirm the meeting cadence and send agendas ahead",
+        WINDOW,
     ),
     "qbr_participation": Measure(
-        "Business reviews held (90 days)",
+        "Business reviews held",
         "count",
         "engagement",
         "Book the next business review with the executive sponsor",
+        WINDOW,
     ),
     "contact_recency": Measure(
         "Days since two-way contact",
@@ -125,40 +144,46 @@ MEASURES: dict[str, Measure] = {
         advice="Meet the executive sponsor and agree on the next quarter's goals",
     ),
     "csm_engagement": Measure(
-        "CS habits met (regular meetings, replies)",
+        "CS habits met: regular meetings and replies",
         "level",
         "engagement",
-        advice="Restart regular check-ins",
+        "Restart regular check-ins",
+        WINDOW,
     ),
     "nps": Measure(
-        "NPS (-100..100, 180 days)",
+        "NPS, -100..100",
         "nps",
         "satisfaction",
         "Follow up with the detractors and close the loop on their feedback",
+        WINDOW,
     ),
     "nps_category": Measure(
-        "Mean NPS answer (0-10)",
+        "Mean NPS answer, 0-10",
         "score10",
         "satisfaction",
         "Follow up with the detractors and close the loop on their feedback",
+        WINDOW,
     ),
     "csat": Measure(
-        "CSAT survey score (180 days)",
+        "CSAT survey score",
         "score5",
         "satisfaction",
         "Review the low CSAT answers together and agree on fixes",
+        WINDOW,
     ),
     "feedback": Measure(
         "Feedback survey score",
         "score5",
         "satisfaction",
         "Review the low survey answers together and agree on fixes",
+        WINDOW,
     ),
     "sentiment": Measure(
-        "Ticket sentiment (0-1, 90 days)",
+        "Ticket sentiment, 0-1",
         "share",
         "support",
-        advice="Walk through the open frustrations in the next check-in",
+        "Walk through the open frustrations in the next check-in",
+        WINDOW,
     ),
     "sentiment_trend": Measure(
         "Sentiment trend (recent - earlier)",
@@ -167,22 +192,25 @@ MEASURES: dict[str, Measure] = {
         advice="Walk through the open frustrations in the next check-in",
     ),
     "ticket_volume": Measure(
-        "Support tickets (90 days)",
+        "Support tickets",
         "count",
         "support",
         "Find the top ticket themes and fix their root cause with support",
+        WINDOW,
     ),
     "critical_share": Measure(
-        "Urgent share of tickets (90 days)",
+        "Urgent share of tickets",
         "share",
         "support",
-        advice="Review the urgent tickets with support and the customer's admins",
+        "Review the urgent tickets with support and the customer's admins",
+        WINDOW,
     ),
     "support_csat": Measure(
-        "Support CSAT (90 days)",
+        "Support CSAT",
         "score5",
         "support",
         "Review the low-rated tickets with the support team",
+        WINDOW,
     ),
     "payment_status": Measure(
         "Days the oldest open invoice is overdue",
@@ -191,13 +219,14 @@ MEASURES: dict[str, Measure] = {
         advice="Settle the overdue invoice with finance",
     ),
     "payment_history": Measure(
-        "Late invoices (365 days)",
+        "Late invoices",
         "count",
         "financial",
-        advice="Agree on a payment schedule with finance",
+        "Agree on a payment schedule with finance",
+        WINDOW,
     ),
-    "growth_trajectory": Measure("MRR change (USD)", "usd", "financial"),
-    "expansion": Measure("MRR growth over the base", "share", "financial"),
+    "growth_trajectory": Measure("MRR change in USD", "usd", "financial", period=LOOKBACK),
+    "expansion": Measure("MRR growth over the base", "share", "financial", period=LOOKBACK),
     "renewal_budget": Measure(
         "Renewal budget confirmed (1 yes)",
         "level",
@@ -218,30 +247,47 @@ MONTHLY_NUMBERS = (
     "nps",
 )
 
-KPIS: dict[str, tuple[str, str]] = {
-    "share_green": ("Accounts green", "share"),
-    "share_yellow": ("Accounts yellow", "share"),
-    "share_red": ("Accounts red", "share"),
-    "avg_health": ("Average health score", "score100"),
-    "nps": ("NPS", "nps"),
-    "csat": ("CSAT", "score5"),
-    "qbr_completion": ("QBR completion (90 days)", "share"),
-    "grr": ("Gross revenue retention (TTM)", "share"),
-    "nrr": ("Net revenue retention (TTM)", "share"),
-    "logo_retention": ("Logo retention (TTM)", "share"),
-    "time_to_first_value": ("Days to first value", "days"),
-    "accounts_per_csm": ("Accounts per CSM", "count"),
+# Each KPI's label, unit and the config/operations.yaml `portfolio` key whose days the
+# label names, if any.
+KPIS: dict[str, tuple[str, str, str]] = {
+    "share_green": ("Accounts green", "share", ""),
+    "share_yellow": ("Accounts yellow", "share", ""),
+    "share_red": ("Accounts red", "share", ""),
+    "avg_health": ("Average health score", "score100", ""),
+    "nps": ("NPS", "nps", "nps_window_days"),
+    "csat": ("CSAT", "score5", "csat_window_days"),
+    "qbr_completion": ("QBR completion", "share", "qbr_window_days"),
+    "grr": ("Gross revenue retention (TTM)", "share", ""),
+    "nrr": ("Net revenue retention (TTM)", "share", ""),
+    "logo_retention": ("Logo retention (TTM)", "share", ""),
+    "time_to_first_value": ("Days to first value", "days", ""),
+    "accounts_per_csm": ("Accounts per CSM", "count", ""),
 }
 
 
-def measure_catalogue(targets: dict[str, tuple[str, float]]) -> pl.DataFrame:
-    """MEASURES as a frame with each measure's target (comparison, bound; null without
-    one), to join onto mart rows."""
+def with_period(label: str, days: float | None) -> str:
+    """The label of a figure taken over `days` days: "Support tickets (60 days)"."""
+    return label if days is None else f"{label} ({days:g} days)"
+
+
+def measure_catalogue(
+    targets: dict[str, tuple[str, float]], scorecard: Scorecard | None
+) -> pl.DataFrame:
+    """MEASURES as a frame with each measure's label for the scorecard's periods and its
+    target (comparison, bound; null without one), to join onto mart rows."""
+    parameters = (
+        {measure: config.parameters for _, measure, _, _, config in scorecard.measures()}
+        if scorecard
+        else {}
+    )
     return pl.DataFrame(
         [
             {
                 "measure": name,
-                **vars(info),
+                "label": info.label_for(parameters.get(name, {})),
+                "unit": info.unit,
+                "section": info.section,
+                "advice": info.advice,
                 "comparison": targets[name][0] if name in targets else None,
                 "target": targets[name][1] if name in targets else None,
             }
@@ -259,12 +305,14 @@ def measure_catalogue(targets: dict[str, tuple[str, float]]) -> pl.DataFrame:
     )
 
 
-def kpi_catalogue() -> pl.DataFrame:
+def kpi_catalogue(scoreboard: OperationsPortfolio) -> pl.DataFrame:
+    """KPIS as a frame, each label with the period the scoreboard config gives it."""
+    windows = scoreboard.model_dump()
     return pl.DataFrame(
         {
             "kpi": list(KPIS),
-            "label": [label for label, _ in KPIS.values()],
-            "unit": [unit for _, unit in KPIS.values()],
+            "label": [with_period(name, windows.get(period)) for name, _, period in KPIS.values()],
+            "unit": [unit for _, unit, _ in KPIS.values()],
             "position": list(range(len(KPIS))),
         }
     )
@@ -564,14 +612,21 @@ class AccountFigures:
         return float(gained["mrr_change"].sum())
 
 
-def tier_bands(scorecard: str) -> list[dict]:
-    """The scorecard's tiers as score bands (low inclusive), best first; none when the
-    scorecard file cannot be read (a custom one no longer where it was)."""
+def readable_scorecard(name: str) -> Scorecard | None:
+    """The account's scorecard as configured now; None when its file cannot be read (a
+    custom one no longer where it was)."""
     try:
-        tiers = load_scorecard(scorecard).tiers
+        return load_scorecard(name)
     except (ConfigError, OSError):
+        return None
+
+
+def tier_bands(scorecard: Scorecard | None) -> list[dict]:
+    """The scorecard's tiers as score bands (low inclusive), best first; none without a
+    scorecard."""
+    if scorecard is None:
         return []
-    ordered = sorted(tiers, key=lambda tier: tier.min_score, reverse=True)
+    ordered = sorted(scorecard.tiers, key=lambda tier: tier.min_score, reverse=True)
     highs = [100.0, *(tier.min_score for tier in ordered[:-1])]
     return [
         {"name": tier.name, "colour": tier.colour, "low": tier.min_score, "high": high}
@@ -579,11 +634,14 @@ def tier_bands(scorecard: str) -> list[dict]:
     ]
 
 
-def account_measures(frame: pl.DataFrame, config: ReportConfig) -> pl.DataFrame:
+def account_measures(
+    frame: pl.DataFrame, config: ReportConfig, scorecard: Scorecard | None
+) -> pl.DataFrame:
     """mart.health_measures rows with what the reports need: label, unit, target, whether
     it is met, the trend (better, worse or steady: the 0..1 value, where higher is always
     better) and the points lost to full marks."""
-    known = frame.join(measure_catalogue(config.targets), on="measure", how="left")
+    catalogue = measure_catalogue(config.targets, scorecard)
+    known = frame.join(catalogue, on="measure", how="left")
     steady = config.trends.steady_below
     change = pl.col("value") - pl.col("start_value")
     return known.with_columns(
@@ -695,7 +753,10 @@ def account_figures(
             f"account '{account_id}' has no score on {as_of} (scored {scored[0]} .. {scored[1]})"
         )
     alerts = query(connection, "reports_account_alerts", **parameters)
-    measures = account_measures(query(connection, "reports_account_measures", **parameters), config)
+    scorecard = readable_scorecard(account["scorecard"])
+    measures = account_measures(
+        query(connection, "reports_account_measures", **parameters), config, scorecard
+    )
     risk = account_row(connection, "risk_register", account_id)
     current = risk is not None and risk["as_of_date"] == as_of
     weekly_usage = query(
@@ -732,7 +793,7 @@ def account_figures(
         risk=risk,
         renewal=account_row(connection, "renewal_pipeline", account_id),
         onboarding=account_row(connection, "onboarding", account_id),
-        tiers=tier_bands(account["scorecard"]),
+        tiers=tier_bands(scorecard),
     )
 
 
@@ -764,9 +825,10 @@ class PortfolioFigures:
 
 
 def portfolio_figures(
-    connection: duckdb.DuckDBPyConnection, config: ReportConfig
+    connection: duckdb.DuckDBPyConnection, config: ReportConfig, scoreboard: OperationsPortfolio
 ) -> PortfolioFigures:
-    """The portfolio page's figures for the newest published date."""
+    """The portfolio page's figures for the newest published date; `scoreboard` is the
+    `portfolio` part of config/operations.yaml, which computed the KPIs."""
     portfolio = config.portfolio
     as_of = resolve_as_of(connection, None)
     kpis = (
@@ -774,7 +836,7 @@ def portfolio_figures(
             "SELECT * FROM mart.portfolio_kpis WHERE as_of_date = $as_of", params={"as_of": as_of}
         )
         .pl()
-        .join(kpi_catalogue(), on="kpi", how="left")
+        .join(kpi_catalogue(scoreboard), on="kpi", how="left")
         .with_columns(
             pl.col("label").fill_null(pl.col("kpi")),
             pl.col("unit").fill_null("number"),

@@ -21,6 +21,7 @@ import duckdb
 import jinja2
 import polars as pl
 
+from pipelines.operations import Operations, load_operations
 from pipelines.reports import charts
 from pipelines.reports.config import ReportConfig, load_report_config
 from pipelines.reports.data import (
@@ -218,9 +219,11 @@ def portfolio_charts(figures: PortfolioFigures) -> dict[str, str]:
     return {name: charts.svg(charts.spec(chart), name) for name, chart in found.items()}
 
 
-def portfolio_page(connection: duckdb.DuckDBPyConnection, out: Path, config: ReportConfig) -> Path:
+def portfolio_page(
+    connection: duckdb.DuckDBPyConnection, out: Path, config: ReportConfig, operations: Operations
+) -> Path:
     """Write the portfolio page: one HTML file with everything inline."""
-    figures = portfolio_figures(connection, config)
+    figures = portfolio_figures(connection, config, operations.portfolio)
     html = (
         environment()
         .get_template("portfolio.html.j2")
@@ -253,10 +256,18 @@ def write_monthly(
         return monthly_update(connection, account_id, out, config)
 
 
-def write_portfolio(published: Path, out: Path, config: ReportConfig | None = None) -> Path:
+def write_portfolio(
+    published: Path,
+    out: Path,
+    config: ReportConfig | None = None,
+    operations: Operations | None = None,
+) -> Path:
+    """`operations`: the config that computed the KPIs (config/operations.yaml when not
+    given), for the periods their labels name."""
     config = config or load_report_config()
+    operations = operations or load_operations()
     with open_published(published) as connection:
-        return portfolio_page(connection, out, config)
+        return portfolio_page(connection, out, config, operations)
 
 
 def write_top_account_packs(
