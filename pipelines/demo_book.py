@@ -101,23 +101,27 @@ def _date_series(name: str, values: np.ndarray) -> pl.Series:
 
 
 def draw_accounts(shape: BookShape, rng: np.random.Generator) -> pl.DataFrame:
-    n = shape.accounts
+    count = shape.accounts
     first = np.datetime64(shape.first_day)
     segment_names = list(SEGMENTS)
-    segment = rng.choice(len(segment_names), n, p=[s[0] for s in SEGMENTS.values()])
+    segment = rng.choice(len(segment_names), count, p=[s[0] for s in SEGMENTS.values()])
     low = np.array([SEGMENTS[s][1] for s in segment_names])[segment]
     high = np.array([SEGMENTS[s][2] for s in segment_names])[segment]
     arr_usd = np.round(rng.uniform(low, high), -2)
-    seats = np.maximum(5, np.round(arr_usd / rng.uniform(1000, 1600, n))).astype(np.int64)
+    seats = np.maximum(5, np.round(arr_usd / rng.uniform(1000, 1600, count))).astype(np.int64)
 
     # Latent propensity: a third thriving, a third middling, a third struggling.
-    group = rng.choice(3, n, p=[0.36, 0.36, 0.28])
-    propensity = np.clip(np.array([0.88, 0.62, 0.30])[group] + rng.normal(0, 0.08, n), 0.02, 0.99)
+    group = rng.choice(3, count, p=[0.36, 0.36, 0.28])
+    propensity = np.clip(
+        np.array([0.88, 0.62, 0.30])[group] + rng.normal(0, 0.08, count), 0.02, 0.99
+    )
 
     # Contracts: 12% start inside the window (onboarding), the rest up to 4 years back.
-    onboarding = rng.random(n) < 0.12
+    onboarding = rng.random(count) < 0.12
     age = np.where(
-        onboarding, rng.integers(-shape.days + 1, 1, n), -rng.integers(shape.days, 4 * 365, n)
+        onboarding,
+        rng.integers(-shape.days + 1, 1, count),
+        -rng.integers(shape.days, 4 * 365, count),
     )
     start = first + (shape.days - 1) + age
     years = np.maximum(
@@ -127,27 +131,27 @@ def draw_accounts(shape: BookShape, rng: np.random.Generator) -> pl.DataFrame:
 
     # Churners: weak accounts that end inside the window; expanders: strong ones.
     old_enough = start < first - 30
-    churn = old_enough & (propensity < 0.38) & (rng.random(n) < 0.45)
+    churn = old_enough & (propensity < 0.38) & (rng.random(count) < 0.45)
     inside = (shape.days // 10, max(shape.days // 10 + 1, shape.days - 2))
-    churn_day = first + rng.integers(*inside, n)
-    expand = old_enough & ~churn & (propensity > 0.7) & (rng.random(n) < 0.32)
-    expand_day = first + rng.integers(*inside, n)
-    contract = old_enough & ~churn & ~expand & (propensity < 0.55) & (rng.random(n) < 0.15)
+    churn_day = first + rng.integers(*inside, count)
+    expand = old_enough & ~churn & (propensity > 0.7) & (rng.random(count) < 0.32)
+    expand_day = first + rng.integers(*inside, count)
+    contract = old_enough & ~churn & ~expand & (propensity < 0.55) & (rng.random(count) < 0.15)
 
     currency_names = list(CURRENCIES)
-    currency = rng.choice(len(currency_names), n, p=[c[0] for c in CURRENCIES.values()])
-    csms = max(3, n // 60)
-    csm = np.char.add("csm_", np.char.zfill((rng.integers(0, csms, n) + 1).astype(str), 2))
-    unassigned = rng.random(n) < 0.02
-    identified = rng.random(n) < 0.35 + 0.6 * propensity
+    currency = rng.choice(len(currency_names), count, p=[c[0] for c in CURRENCIES.values()])
+    csms = max(3, count // 60)
+    csm = np.char.add("csm_", np.char.zfill((rng.integers(0, csms, count) + 1).astype(str), 2))
+    unassigned = rng.random(count) < 0.02
+    identified = rng.random(count) < 0.35 + 0.6 * propensity
     return (
         pl.DataFrame(
             {
                 "account_id": np.char.add(
-                    "ACC-", np.char.zfill(np.arange(1, n + 1).astype(str), 5)
+                    "ACC-", np.char.zfill(np.arange(1, count + 1).astype(str), 5)
                 ),
-                "account_name": np.char.add("Customer ", np.arange(1, n + 1).astype(str)),
-                "industry": np.array(INDUSTRIES)[rng.integers(0, len(INDUSTRIES), n)],
+                "account_name": np.char.add("Customer ", np.arange(1, count + 1).astype(str)),
+                "industry": np.array(INDUSTRIES)[rng.integers(0, len(INDUSTRIES), count)],
                 "csm_owner": pl.Series(csm).set(pl.Series(unassigned), None),
                 "segment": np.array(segment_names)[segment],
                 "plan_tier": np.array([PLAN_BY_SEGMENT[s] for s in segment_names])[segment],
@@ -157,9 +161,9 @@ def draw_accounts(shape: BookShape, rng: np.random.Generator) -> pl.DataFrame:
                 "rate": np.array([c[1] for c in CURRENCIES.values()])[currency],
                 "propensity": propensity,
                 "executive_sponsor_identified": identified,
-                "executive_sponsor_engaged": identified & (rng.random(n) < propensity),
-                "champion_present": rng.random(n) < 0.3 + 0.65 * propensity,
-                "renewal_budget_confirmed": rng.random(n) < propensity * 0.9,
+                "executive_sponsor_engaged": identified & (rng.random(count) < propensity),
+                "champion_present": rng.random(count) < 0.3 + 0.65 * propensity,
+                "renewal_budget_confirmed": rng.random(count) < propensity * 0.9,
                 "churn": churn,
                 "expand": expand,
                 "contract": contract,
@@ -171,11 +175,11 @@ def draw_accounts(shape: BookShape, rng: np.random.Generator) -> pl.DataFrame:
             _date_series("churn_date", churn_day),
             _date_series("expand_date", expand_day),
             pl.Series(
-                "active_share", np.clip(propensity * 1.05 + rng.normal(0, 0.06, n), 0.03, 1.0)
+                "active_share", np.clip(propensity * 1.05 + rng.normal(0, 0.06, count), 0.03, 1.0)
             ),
             pl.Series(
                 "user_count",
-                np.maximum(2, np.round(seats * rng.uniform(0.7, 1.15, n))).astype(np.int64),
+                np.maximum(2, np.round(seats * rng.uniform(0.7, 1.15, count))).astype(np.int64),
             ),
         )
         .with_columns(
@@ -315,40 +319,40 @@ def product_events(
     intensity = EVENTS_PER_ACCOUNT_DAY * (1.35 if weekday else 0.25)
     rates = np.where(live, intensity * seats / seats.mean() * (0.25 + propensity), 0.0)
     owner = _poisson_rows(rng, rates)
-    n = owner.size
+    count = owner.size
     active_users = np.maximum(
         1, np.round(accounts["user_count"].to_numpy() * accounts["active_share"].to_numpy())
     ).astype(int)
-    user = accounts["user_offset"].to_numpy()[owner] + (rng.random(n) * active_users[owner]).astype(
-        int
-    )
+    user = accounts["user_offset"].to_numpy()[owner] + (
+        rng.random(count) * active_users[owner]
+    ).astype(int)
     # Strong accounts spread over many features, weak ones keep to the first few.
     concentration = 1 + 3 * (1 - propensity[owner])
-    feature = np.minimum(rng.random(n) ** concentration * len(FEATURES), len(FEATURES) - 1).astype(
-        int
-    )
+    feature = np.minimum(
+        rng.random(count) ** concentration * len(FEATURES), len(FEATURES) - 1
+    ).astype(int)
     names = np.array([f[0] for f in FEATURES], dtype=object)[feature]
-    kind = rng.random(n)
+    kind = rng.random(count)
     names = np.where(kind < 0.16, "login", names)
     names = np.where((kind >= 0.16) & (kind < 0.163), "training_completed", names)
     names = np.where(
         (kind >= 0.163) & (kind < 0.1645) & (propensity[owner] > 0.7), "limit_reached", names
     )
-    ids = np.arange(first_event_id, first_event_id + n)
+    ids = np.arange(first_event_id, first_event_id + count)
     # Now and then the tracker sends an event for an account the CRM does not know.
     account_ids = accounts["account_id"].to_numpy()[owner]
-    account_ids[rng.random(n) < 0.0001] = "ACC-99999"
+    account_ids[rng.random(count) < 0.0001] = "ACC-99999"
     return pl.DataFrame(
         {
             "event_id": pl.Series(ids).cast(pl.String),
             "occurred_at": (
-                _timestamps(rng, np.full(n, np.datetime64(day))).dt.replace_time_zone("UTC")
+                _timestamps(rng, np.full(count, np.datetime64(day))).dt.replace_time_zone("UTC")
             ),
             "user_id": pl.Series(user + 1).cast(pl.String),
             "account_id": pl.Series(account_ids, dtype=pl.String),
             "event_name": names.astype(str),
-            "session_id": pl.Series(user * 1000 + rng.integers(0, 4, n)).cast(pl.String),
-            "duration_s": np.round(rng.exponential(40, n), 1),
+            "session_id": pl.Series(user * 1000 + rng.integers(0, 4, count)).cast(pl.String),
+            "duration_s": np.round(rng.exponential(40, count), 1),
         }
     ).with_columns(
         pl.concat_str(pl.lit("E"), pl.col("event_id")).alias("event_id"),
@@ -422,37 +426,39 @@ def tickets(
     propensity = accounts["propensity"].to_numpy()
     seats = accounts["licensed_seats"].to_numpy()
     owner = _poisson_rows(rng, seats * 0.2 / 90 * span * (1.6 - propensity))
-    n = owner.size
-    p = propensity[owner]
-    created = _timestamps(rng, start + rng.integers(0, span, n))
-    resolve_hours = rng.exponential(24 + 120 * (1 - p), n)
+    count = owner.size
+    row_propensity = propensity[owner]
+    created = _timestamps(rng, start + rng.integers(0, span, count))
+    resolve_hours = rng.exponential(24 + 120 * (1 - row_propensity), count)
     resolved = created + pl.Series((resolve_hours * 3600e6).astype(np.int64)).cast(
         pl.Duration("us")
     )
     priority = np.where(
-        rng.random(n) < 0.02 + 0.25 * (1 - p),
+        rng.random(count) < 0.02 + 0.25 * (1 - row_propensity),
         "urgent",
-        np.where(rng.random(n) < 0.25, "high", np.where(rng.random(n) < 0.6, "normal", "low")),
+        np.where(
+            rng.random(count) < 0.25, "high", np.where(rng.random(count) < 0.6, "normal", "low")
+        ),
     )
-    csat = np.clip(np.round(rng.normal(1.2 + 3.9 * p, 0.7)), 1, 5).astype(np.int64)
-    sentiment_draw = rng.normal(p, 0.2)
+    csat = np.clip(np.round(rng.normal(1.2 + 3.9 * row_propensity, 0.7)), 1, 5).astype(np.int64)
+    sentiment_draw = rng.normal(row_propensity, 0.2)
     sentiment = np.where(
         sentiment_draw > 0.62, "positive", np.where(sentiment_draw > 0.38, "neutral", "negative")
     )
     kinds = np.array(["question", "incident", "problem", "feature_request"])
     frame = pl.DataFrame(
         {
-            "ticket_id": np.char.add("T", np.arange(1, n + 1).astype(str)),
+            "ticket_id": np.char.add("T", np.arange(1, count + 1).astype(str)),
             "account_index": owner,
             "account_id": accounts["account_id"].to_numpy()[owner],
             "created_at": created.dt.replace_time_zone("UTC"),
             "resolved_at": resolved.dt.replace_time_zone("UTC"),
             "priority": priority,
-            "escalated": rng.random(n) < 0.04 + 0.15 * (1 - p),
-            "is_blocker": rng.random(n) < 0.03,
-            "ticket_type": kinds[rng.choice(4, n, p=[0.45, 0.3, 0.1, 0.15])],
-            "csat_score": np.where(rng.random(n) < 0.55, csat, -1),
-            "sentiment": pl.Series(sentiment).set(pl.Series(rng.random(n) >= 0.8), None),
+            "escalated": rng.random(count) < 0.04 + 0.15 * (1 - row_propensity),
+            "is_blocker": rng.random(count) < 0.03,
+            "ticket_type": kinds[rng.choice(4, count, p=[0.45, 0.3, 0.1, 0.15])],
+            "csat_score": np.where(rng.random(count) < 0.55, csat, -1),
+            "sentiment": pl.Series(sentiment).set(pl.Series(rng.random(count) >= 0.8), None),
         }
     ).with_columns(pl.when(pl.col("csat_score") > 0).then(pl.col("csat_score")).alias("csat_score"))
     opened = frame.with_columns(
@@ -478,24 +484,24 @@ def surveys(
     span = (np.datetime64(last) - start).astype(int) + 1
     propensity = accounts["propensity"].to_numpy()[contact_rows["account_index"].to_numpy()]
     responder = _poisson_rows(rng, np.full(contact_rows.height, span / 150))
-    n = responder.size
-    p = propensity[responder]
-    is_nps = rng.random(n) < 0.6
-    nps = np.clip(np.round(rng.normal(2.5 + 8.5 * p, 1.3)), 0, 10)
-    csat = np.clip(np.round(rng.normal(1.3 + 3.9 * p, 0.6)), 1, 5)
-    comments = pl.Series(np.full(n, "Free-text feedback from the customer")).set(
-        pl.Series(rng.random(n) >= 0.3), None
+    count = responder.size
+    row_propensity = propensity[responder]
+    is_nps = rng.random(count) < 0.6
+    nps = np.clip(np.round(rng.normal(2.5 + 8.5 * row_propensity, 1.3)), 0, 10)
+    csat = np.clip(np.round(rng.normal(1.3 + 3.9 * row_propensity, 0.6)), 1, 5)
+    comments = pl.Series(np.full(count, "Free-text feedback from the customer")).set(
+        pl.Series(rng.random(count) >= 0.3), None
     )
     return pl.DataFrame(
         {
-            "response_id": np.char.add("R", np.arange(1, n + 1).astype(str)),
+            "response_id": np.char.add("R", np.arange(1, count + 1).astype(str)),
             "account_id": contact_rows["account_id"].to_numpy()[responder],
             "contact_id": contact_rows["contact_id"].to_numpy()[responder],
             "survey_type": np.where(is_nps, "nps", "csat"),
             "score": np.where(is_nps, nps, csat).astype(np.int64),
-            "responded_at": _timestamps(rng, start + rng.integers(0, span, n)).dt.replace_time_zone(
-                "UTC"
-            ),
+            "responded_at": _timestamps(
+                rng, start + rng.integers(0, span, count)
+            ).dt.replace_time_zone("UTC"),
             "comment": comments,
         }
     ).with_columns(
@@ -526,10 +532,10 @@ def invoices(
     monthly = monthly.join(accounts.select("account_id", "propensity"), on="account_id").sort(
         "account_id", "issued_date", "currency"
     )
-    n = monthly.height
-    p = monthly["propensity"].to_numpy()
-    delay = np.round(rng.normal(20 - 30 * p, 8)).astype(int)  # days after due
-    never = rng.random(n) < 0.04 * (1 - p) ** 2
+    count = monthly.height
+    row_propensity = monthly["propensity"].to_numpy()
+    delay = np.round(rng.normal(20 - 30 * row_propensity, 8)).astype(int)  # days after due
+    never = rng.random(count) < 0.04 * (1 - row_propensity) ** 2
     frame = (
         monthly.sort("account_id", "issued_date")
         .with_columns(
@@ -569,16 +575,16 @@ def milestones(accounts: pl.DataFrame, last: dt.date, rng: np.random.Generator) 
         {"milestone": [m[0] for m in MILESTONES], "offset": [m[1] for m in MILESTONES]}
     )
     rows = recent.select("account_id", "contract_start_date", "propensity").join(plan, how="cross")
-    n = rows.height
-    p = rows["propensity"].to_numpy()
-    lateness = np.round(rng.normal(12 * (1 - p) - 3, 4)).astype(np.int64)
+    count = rows.height
+    row_propensity = rows["propensity"].to_numpy()
+    lateness = np.round(rng.normal(12 * (1 - row_propensity) - 3, 4)).astype(np.int64)
     return rows.select(
         "account_id",
         "milestone",
         (pl.col("contract_start_date") + pl.duration(days=pl.col("offset"))).alias("due_date"),
     ).with_columns(
         (pl.col("due_date") + pl.Series(lateness) * pl.duration(days=1)).alias("completed_date"),
-        pl.Series("skipped", rng.random(n) < 0.05),
+        pl.Series("skipped", rng.random(count) < 0.05),
     )
 
 
@@ -658,7 +664,7 @@ def generate_book(extracts_dir: Path, shape: BookShape) -> dict[str, int]:
     user_rows = users(accounts, rng)
     contact_rows = contacts(accounts, rng)
     counts: dict[str, int] = {}
-    days = [first + dt.timedelta(days=n) for n in range(shape.days)]
+    days = [first + dt.timedelta(days=offset) for offset in range(shape.days)]
     weekly = {day for day in days if (last - day).days % 7 == 0} | {first}
 
     sub_columns = [

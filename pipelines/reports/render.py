@@ -174,7 +174,7 @@ def qbr_pack(
     }
     inline = {name: charts.svg(chart, f"{stem}-{name}") for name, chart in found.items()}
     templates = environment()
-    context = {"f": figures, "a": figures.account, "images": images, "svgs": inline}
+    context = {"figures": figures, "account": figures.account, "images": images, "svgs": inline}
     markdown = write_atomic(
         folder / f"{stem}.md", templates.get_template("qbr.md.j2").render(context)
     )
@@ -195,7 +195,11 @@ def monthly_update(
     figures = account_figures(
         connection, account_id, config, as_of, period_days=config.periods.monthly_days
     )
-    text = environment().get_template("monthly.txt.j2").render(f=figures, a=figures.account)
+    text = (
+        environment()
+        .get_template("monthly.txt.j2")
+        .render(figures=figures, account=figures.account)
+    )
     return write_atomic(
         out / figures.as_of.isoformat() / "monthly" / f"{safe_name(account_id)}.txt", text
     )
@@ -227,7 +231,7 @@ def portfolio_page(
     html = (
         environment()
         .get_template("portfolio.html.j2")
-        .render(f=figures, svgs=portfolio_charts(figures))
+        .render(figures=figures, svgs=portfolio_charts(figures))
     )
     return write_atomic(out / figures.as_of.isoformat() / "portfolio.html", html)
 
