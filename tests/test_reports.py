@@ -160,16 +160,22 @@ def test_a_qbr_pack_holds_the_marts_numbers(book, warehouse, tmp_path, capsys):
         assert f"**Renewal:** {renewal['renewal_date'][0]}" in text
     alerts = mart(
         warehouse,
-        "SELECT message, actions FROM mart.health_alerts WHERE account_id = ? "
-        "AND as_of_date <= ? AND (cleared_on IS NULL OR cleared_on > ?)",
+        "SELECT message, actions, as_of_date, severity FROM mart.health_alerts "
+        "WHERE account_id = ? AND as_of_date <= ? AND (cleared_on IS NULL OR cleared_on > ?)",
         account_id,
         day,
         day,
     )
     assert alerts.height  # the first of the risk register has open alerts
-    for message, actions in alerts.iter_rows():
+    from pipelines.reports.data import DUE_DAYS_BY_SEVERITY
+
+    for message, actions, raised_on, severity in alerts.iter_rows():
         assert message in text
         assert all(f"| {action} |" in text for action in actions)
+        # due from the day the alert was raised, marked once it has passed
+        due = raised_on + dt.timedelta(days=DUE_DAYS_BY_SEVERITY[severity])
+        late = " (overdue)" if due < day else ""
+        assert any(f"| {action} | CSM | {due}{late} |" in text for action in actions)
     # charts: PNG files beside the Markdown, inline SVG in the HTML
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(images) == 3
@@ -275,6 +281,38 @@ def test_a_qbr_pack_shows_weekly_usage_feature_adoption_and_power_users(
     assert_no_personal_data(book, markdown, html)
 
 
+def test_alert_actions_are_due_from_the_day_the_alert_was_raised():
+    """A critical alert's save call is due the day after it was raised: a week later the
+    pack shows it a week late, not due tomorrow; advice is due from the pack's date."""
+    from pipelines.reports.data import action_items
+
+    as_of = dt.date(2026, 11, 24)
+    measures = pl.DataFrame(
+        {
+            "measure": ["seat_utilisation"],
+            "label": ["Active users / licensed seats (30 days)"],
+            "advice": ["Get the inactive seats started"],
+            "points_lost": [9.5],
+        }
+    )
+    alerts = pl.DataFrame(
+        {
+            "alert_type": ["entered_critical", "payment_overdue", "renewal_at_risk"],
+            "severity": ["critical", "high", "high"],
+            "actions": [["Book a save call"], ["Settle the invoice"], ["Old action"]],
+            "raised_on": [dt.date(2026, 11, 17), as_of, dt.date(2026, 10, 1)],
+            "is_open": [True, True, False],
+        }
+    )
+    items = action_items(measures, alerts, None, as_of, current=True, advice_due_days=30)
+    due = dict(items.select("item", "due").iter_rows())
+    assert due == {
+        "Get the inactive seats started": dt.date(2026, 12, 24),
+        "Book a save call": dt.date(2026, 11, 18),  # raised + 1 day: 6 days late
+        "Settle the invoice": dt.date(2026, 12, 1),  # raised today + 7 days
+    }
+
+
 def test_a_qbr_for_an_earlier_date_uses_that_dates_scores(warehouse, tmp_path, capsys):
     first = mart(warehouse, "SELECT min(as_of_date) AS d FROM mart.account_health")["d"][0]
     row = mart(
@@ -357,21 +395,32 @@ def test_the_portfolio_page_holds_the_marts_numbers(book, warehouse, tmp_path, c
     assert kpis.height == len(KPIS)
     for kpi, value, met in kpis.iter_rows():
         row = html.split(f'<tr data-kpi="{kpi}">')[1].split("</tr>")[0]
-        assert f'<td class="n">{in_unit(value, KPIS[kpi][1])}</td>' in row
+        assert f'<td class="n">{in_unit(value, KPIS[kpi].unit)}</td>' in row
         assert ("No data" if met is None else "✓ Met" if met else "✗ Not met") in row
     # risk register: the first 20, in rank order
     risk = mart(warehouse, "SELECT account_id, arr FROM mart.risk_register ORDER BY rank LIMIT 20")
     table = html.split('<table id="risk-register">')[1].split("</table>")[0]
     assert re.findall(r'data-account="([^"]+)"', table) == risk["account_id"].to_list()
     assert f"${risk['arr'][0]:,.0f}" in table
-    # renewals in the next 120 days, soonest first
+    # renewals overdue (most overdue first), then those of the next 120 days, soonest first
     renewals = mart(
         warehouse,
-        "SELECT account_id FROM mart.renewal_pipeline WHERE days_to_renewal BETWEEN 0 AND 120 "
+        "SELECT account_id, days_to_renewal, arr, renewal_confidence "
+        "FROM mart.renewal_pipeline WHERE days_to_renewal <= 120 "
         "ORDER BY renewal_date, arr DESC, account_id",
     )
     table = html.split('<table id="renewals">')[1].split("</table>")[0]
     assert re.findall(r'data-account="([^"]+)"', table) == renewals["account_id"].to_list()
+    overdue = renewals.filter(pl.col("days_to_renewal") < 0)
+    upcoming = renewals.filter(pl.col("days_to_renewal") >= 0)
+    assert overdue.height  # the demo book has overdue renewals
+    assert f'data-figure="overdue_renewals">{overdue.height}<' in html
+    assert f"Renewals overdue: ${overdue['arr'].sum():,.0f} ARR" in html
+    assert f'data-figure="renewals">{upcoming.height}<' in html
+    first = table.split(f'data-account="{overdue["account_id"][0]}"')[1].split("</tr>")[0]
+    assert f">{-overdue['days_to_renewal'][0]} days overdue<" in first
+    # confidence with one decimal: 59.5 is not shown as 60, the yellow zone's edge
+    assert f">{overdue['renewal_confidence'][0]:.1f}%<" in first
     # retention: the newest trailing-twelve-month GRR
     grr = mart(
         warehouse,
@@ -407,11 +456,11 @@ def test_the_reports_read_their_config(warehouse, tmp_path):
     html = write_portfolio(warehouse, tmp_path, config, operations).read_text()
     table = html.split('<table id="risk-register">')[1].split("</table>")[0]
     assert len(re.findall(r'data-account="([^"]+)"', table)) == 5
-    assert "Renewals in the next 60 days" in html and "next 120 days" not in html
+    assert "Renewals overdue and in the next 60 days" in html and "next 120 days" not in html
     assert "QBR completion (120 days)" in html and "QBR completion (90 days)" not in html
     renewals = mart(
         warehouse,
-        "SELECT account_id FROM mart.renewal_pipeline WHERE days_to_renewal BETWEEN 0 AND 60 "
+        "SELECT account_id FROM mart.renewal_pipeline WHERE days_to_renewal <= 60 "
         "ORDER BY renewal_date, arr DESC, account_id",
     )
     table = html.split('<table id="renewals">')[1].split("</table>")[0]
@@ -454,6 +503,9 @@ def test_labels_name_the_periods_the_config_gives():
     assert kpis["qbr_completion"] == "QBR completion (120 days)"
     assert kpis["nps"] == "NPS (365 days)"
     assert kpis["share_green"] == "Accounts green"
+    assert kpis["time_to_first_value"] == (
+        "Median days to first value (contracts started in the last 365 days)"
+    )
 
 
 def test_report_errors_are_one_line(warehouse, tmp_path, capsys):

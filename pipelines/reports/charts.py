@@ -16,7 +16,6 @@ USERS = "#2f6db3"
 WIDTH = 560
 HEIGHT = 220
 FONT = "Helvetica, Arial, sans-serif"
-STAGES = ["T-30", "T-60", "T-90", "T-120"]
 
 
 def for_chart(frame: pl.DataFrame) -> pl.DataFrame:
@@ -234,8 +233,12 @@ def retention(rows: pl.DataFrame, title: str, with_targets: bool) -> alt.TopLeve
 
 
 def renewals(rows: pl.DataFrame, days: int) -> alt.TopLevelMixin:
-    """ARR renewing in the next `days` days by stage, split by renewal zone."""
+    """ARR overdue and renewing in the next `days` days by stage, split by renewal zone;
+    stages in order of their renewal dates (the stages are config)."""
     zones = ["green", "yellow", "red"]
+    stages = (rows.group_by("stage").agg(pl.col("days_to_renewal").min()).sort("days_to_renewal"))[
+        "stage"
+    ].to_list()
     # Summed here, not in Vega-Lite: a large book renews thousands of accounts.
     totals = (
         rows.group_by("stage", "renewal_zone")
@@ -246,7 +249,7 @@ def renewals(rows: pl.DataFrame, days: int) -> alt.TopLevelMixin:
         alt.Chart(totals)
         .mark_bar()
         .encode(
-            y=alt.Y("stage:N", title=None, sort=STAGES),
+            y=alt.Y("stage:N", title=None, sort=stages),
             x=alt.X("arr:Q", title="ARR renewing (USD)", axis=alt.Axis(format="$,.0f")),
             color=alt.Color(
                 "renewal_zone:N",
@@ -257,7 +260,9 @@ def renewals(rows: pl.DataFrame, days: int) -> alt.TopLevelMixin:
             order=alt.Order("renewal_zone:N"),
             tooltip=["stage:N", "renewal_zone:N", alt.Tooltip("arr:Q", format="$,.0f")],
         )
-        .properties(width=WIDTH - 100, title=f"Renewals in the next {days} days by stage")
+        .properties(
+            width=WIDTH - 100, title=f"Renewals overdue and in the next {days} days by stage"
+        )
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
@@ -53,7 +54,7 @@ class Measure:
     config/reports.yaml (`targets`)."""
 
     label: str
-    unit: str  # share, per_week, count, days, score5, score10, nps, percentile, level, usd
+    unit: str  # share, per_week, count, days, score1, score5, score10, nps, percentile, level, usd
     section: str  # usage, engagement, support, satisfaction, financial
     advice: str = ""
     period: str = ""  # the scorecard parameter whose days the label names, if any
@@ -180,7 +181,7 @@ MEASURES: dict[str, Measure] = {
     ),
     "sentiment": Measure(
         "Ticket sentiment, 0-1",
-        "share",
+        "score1",
         "support",
         "Walk through the open frustrations in the next check-in",
         WINDOW,
@@ -247,27 +248,42 @@ MONTHLY_NUMBERS = (
     "nps",
 )
 
-# Each KPI's label, unit and the config/operations.yaml `portfolio` key whose days the
-# label names, if any.
-KPIS: dict[str, tuple[str, str, str]] = {
-    "share_green": ("Accounts green", "share", ""),
-    "share_yellow": ("Accounts yellow", "share", ""),
-    "share_red": ("Accounts red", "share", ""),
-    "avg_health": ("Average health score", "score100", ""),
-    "nps": ("NPS", "nps", "nps_window_days"),
-    "csat": ("CSAT", "score5", "csat_window_days"),
-    "qbr_completion": ("QBR completion", "share", "qbr_window_days"),
-    "grr": ("Gross revenue retention (TTM)", "share", ""),
-    "nrr": ("Net revenue retention (TTM)", "share", ""),
-    "logo_retention": ("Logo retention (TTM)", "share", ""),
-    "time_to_first_value": ("Days to first value", "days", ""),
-    "accounts_per_csm": ("Accounts per CSM", "count", ""),
+
+class Kpi(NamedTuple):
+    """How the portfolio page shows a KPI of mart.portfolio_kpis: its label, its unit, and
+    the key of `portfolio` in config/operations.yaml whose days the label names, if any,
+    in the words of `period_text`."""
+
+    label: str
+    unit: str
+    period: str = ""
+    period_text: str = "{days:g} days"
+
+
+KPIS: dict[str, Kpi] = {
+    "share_green": Kpi("Accounts green", "share"),
+    "share_yellow": Kpi("Accounts yellow", "share"),
+    "share_red": Kpi("Accounts red", "share"),
+    "avg_health": Kpi("Average health score", "score100"),
+    "nps": Kpi("NPS", "nps", "nps_window_days"),
+    "csat": Kpi("CSAT", "score5", "csat_window_days"),
+    "qbr_completion": Kpi("QBR completion", "share", "qbr_window_days"),
+    "grr": Kpi("Gross revenue retention (TTM)", "share"),
+    "nrr": Kpi("Net revenue retention (TTM)", "share"),
+    "logo_retention": Kpi("Logo retention (TTM)", "share"),
+    "time_to_first_value": Kpi(
+        "Median days to first value",
+        "days",
+        "first_value_window_days",
+        "contracts started in the last {days:g} days",
+    ),
+    "accounts_per_csm": Kpi("Accounts per CSM", "count"),
 }
 
 
-def with_period(label: str, days: float | None) -> str:
+def with_period(label: str, days: float | None, period_text: str = "{days:g} days") -> str:
     """The label of a figure taken over `days` days: "Support tickets (60 days)"."""
-    return label if days is None else f"{label} ({days:g} days)"
+    return label if days is None else f"{label} ({period_text.format(days=days)})"
 
 
 def measure_catalogue(
@@ -311,8 +327,11 @@ def kpi_catalogue(scoreboard: OperationsPortfolio) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "kpi": list(KPIS),
-            "label": [with_period(name, windows.get(period)) for name, _, period in KPIS.values()],
-            "unit": [unit for _, unit, _ in KPIS.values()],
+            "label": [
+                with_period(kpi.label, windows.get(kpi.period), kpi.period_text)
+                for kpi in KPIS.values()
+            ],
+            "unit": [kpi.unit for kpi in KPIS.values()],
             "position": list(range(len(KPIS))),
         }
     )
@@ -690,7 +709,8 @@ def action_items(
 ) -> pl.DataFrame:
     """What to do next, each action once (its first source kept): the advice for the
     measures losing the most points (with the customer, due in `advice_due_days`), the open
-    alerts' actions (due by severity), then the tier playbook of the risk register (due by
+    alerts' actions (due by severity, counted from the day the alert was raised: a save
+    call due a week ago stays a week late), then the tier playbook of the risk register (due by
     review cadence; only when the register describes as_of)."""
     columns = {"item": pl.String, "source": pl.String, "owner": pl.String, "due": pl.Date}
     from_measures = weakest_measures(measures).select(
@@ -705,7 +725,7 @@ def action_items(
             item=pl.col("actions"),
             source=pl.lit("alert: ") + pl.col("alert_type"),
             owner=pl.lit("CSM"),
-            due=pl.lit(as_of)
+            due=pl.col("raised_on")
             + pl.duration(days=pl.col("severity").replace_strict(DUE_DAYS_BY_SEVERITY, default=14)),
         )
         .explode("item")
@@ -802,13 +822,13 @@ class PortfolioFigures:
     """What the CS leader's page shows, for the newest published date."""
 
     as_of: dt.date
-    headline: dict  # accounts, arr, avg_health_score, open alerts, upcoming renewals
+    headline: dict  # accounts, arr, avg_health_score, open alerts, upcoming and overdue renewals
     tiers: pl.DataFrame
     kpis: pl.DataFrame  # the book's scoreboard, in KPIS order
     kpis_by_csm: pl.DataFrame  # every CSM x every KPI, in KPIS order
     retention: pl.DataFrame
     risk: pl.DataFrame
-    renewals: pl.DataFrame
+    renewals: pl.DataFrame  # overdue ones first, then those due in renewal_window_days
     renewal_window_days: int
 
     @property
@@ -857,13 +877,17 @@ def portfolio_figures(
         .sort("group_value", "position")
     )
     renewals = query(connection, "reports_renewals", days=portfolio.renewal_window_days)
+    upcoming = renewals.filter(pl.col("days_to_renewal") >= 0)
+    overdue = renewals.filter(pl.col("days_to_renewal") < 0)
     return PortfolioFigures(
         as_of=as_of,
         headline={
             **query(connection, "reports_headline", as_of=as_of).row(0, named=True),
-            "renewals": renewals.height,
-            "renewal_arr": float(renewals["arr"].sum()),
-            "renewal_arr_at_risk": float(renewals["arr_at_risk"].sum()),
+            "renewals": upcoming.height,
+            "renewal_arr": float(upcoming["arr"].sum()),
+            "renewal_arr_at_risk": float(upcoming["arr_at_risk"].sum()),
+            "overdue_renewals": overdue.height,
+            "overdue_renewal_arr": float(overdue["arr"].sum()),
         },
         tiers=query(connection, "reports_tier_distribution", as_of=as_of),
         kpis=book,

@@ -64,6 +64,7 @@ def in_unit(value: float | None, unit: str) -> str:
         "per_week": lambda v: f"{v:.1f} / week",
         "count": lambda v: f"{v:,.0f}",
         "days": lambda v: f"{v:,.0f} days",
+        "score1": lambda v: f"{v:.2f}",
         "score5": lambda v: f"{v:.2f} / 5",
         "score10": lambda v: f"{v:.1f} / 10",
         "score100": lambda v: f"{v:.1f}",
@@ -73,6 +74,13 @@ def in_unit(value: float | None, unit: str) -> str:
         "delta": lambda v: f"{v:+.2f}",
     }
     return formats.get(unit, lambda v: f"{v:,.2f}")(value)
+
+
+def renewal_days(days: int | None) -> str:
+    """How far a renewal is: "63 days", or "53 days overdue" once its date has passed."""
+    if days is None:
+        return "-"
+    return f"{-days:,} days overdue" if days < 0 else f"{days:,} days"
 
 
 def trend(change: float | None, steady: float = 1.0) -> str:
@@ -116,6 +124,7 @@ def environment() -> jinja2.Environment:
         num=number,
         signed=signed,
         unit=in_unit,
+        renewal_days=renewal_days,
         trend=trend,
         comparison=comparison_text,
         rows=rows,
