@@ -92,11 +92,15 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from pipelines.demo import demo
+    from pipelines.demo import demo, replace_problem
 
     if args.accounts < 1 or args.days < 7 or args.history_days < 1:
         raise UsageError("--accounts must be >= 1, --days >= 7 and --history-days >= 1")
-    return demo(args, warehouse_for(args))
+    warehouse = warehouse_for(args)
+    problem = replace_problem(warehouse)
+    if problem:
+        raise UsageError(problem)
+    return demo(args, warehouse)
 
 
 def command_report(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ import datetime as dt
 import shutil
 import sys
 
-from pipelines.demo_book import BookShape, generate_book
+from pipelines.demo_book import BOOK_MARKER, BookShape, generate_book
+from pipelines.demo_book import replace_problem as book_problem
 from pipelines.resources import Warehouse, lake_dir_for
 from pipelines.runner import run_as_of
 
@@ -28,6 +29,20 @@ ORDER BY starting_mrr DESC;
 -- the data dictionary
 SELECT schema_name, table_name, column_name, comment
 FROM duckdb_columns() WHERE schema_name IN ('mart', 'quarantine', 'meta');"""
+
+
+def replace_problem(warehouse: Warehouse) -> str | None:
+    """Why the demo must not run on these paths. It replaces the extracts folder, deletes
+    the working database and publishes over the warehouse: all of them must be a
+    demo's, or new."""
+    extracts = warehouse.extracts_path
+    problem = book_problem(extracts)
+    if problem or (extracts / BOOK_MARKER).is_file():
+        return problem
+    for path in (warehouse.published_path, warehouse.work_path):
+        if path.exists():
+            return f"{path} exists and was not built from a demo book: give --warehouse a new path"
+    return None
 
 
 def demo(args: argparse.Namespace, warehouse: Warehouse) -> int:

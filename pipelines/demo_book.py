@@ -653,12 +653,39 @@ def _deliver_incremental(
         _write_csv(part.select(columns), root / dataset / day.isoformat(), f"{dataset}.csv")
 
 
+# Written in the extracts folder of every book: only such a folder is ever replaced.
+BOOK_MARKER = ".cshealth-demo-book"
+
+
+def replace_problem(extracts_dir: Path) -> str | None:
+    """Why a book must not be written to `extracts_dir`, which it replaces whole: a
+    folder that holds anything but an earlier book (real extracts, say)."""
+    if not extracts_dir.exists() or (extracts_dir / BOOK_MARKER).is_file():
+        return None
+    if not extracts_dir.is_dir():
+        return f"{extracts_dir} is not a folder"
+    if any(extracts_dir.iterdir()):
+        return (
+            f"{extracts_dir} holds files that are not a demo book, and the demo replaces "
+            "the whole folder: give --extracts a new or empty folder"
+        )
+    return None
+
+
 def generate_book(extracts_dir: Path, shape: BookShape) -> dict[str, int]:
-    """Write the whole book; returns row counts per dataset."""
+    """Write the whole book, replacing an earlier one; returns row counts per dataset.
+    Raises ValueError for a folder that holds anything else (replace_problem)."""
+    problem = replace_problem(extracts_dir)
+    if problem:
+        raise ValueError(problem)
     rng = np.random.default_rng(shape.seed)
     first, last = shape.first_day, shape.last_day
     if extracts_dir.exists():
         shutil.rmtree(extracts_dir)
+    extracts_dir.mkdir(parents=True)
+    (extracts_dir / BOOK_MARKER).write_text(
+        "Written by `cshealth demo`: replaced by the next one.\n"
+    )
     accounts = draw_accounts(shape, rng)
     subscription_rows = subscriptions(accounts)
     user_rows = users(accounts, rng)

@@ -59,7 +59,14 @@ def preflight(warehouse: Warehouse, as_of: dt.date) -> None:
             f"no crm_accounts delivery dated on or before {as_of} in "
             f"{extracts / 'crm_accounts'} (crm_accounts is required)"
         )
+    if warehouse.work_path == warehouse.published_path:
+        raise RunError(
+            f"the working database and the published file are one file ({warehouse.work_path}): "
+            "the published file is replaced whole at the end of a run, never written in place"
+        )
     for path in (warehouse.published_path, warehouse.work_path):
+        if path.is_dir():
+            raise RunError(f"the warehouse path {path} is a folder, not a DuckDB file")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             probe = path.parent / f".cshealth-write-test-{uuid.uuid4().hex}"

@@ -139,12 +139,49 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys):
             ],
             f"cannot write the warehouse at {not_a_folder}",
         ),
+        (
+            ["--extracts", str(extracts), "--as-of", "2026-03-01", "--warehouse", str(tmp_path)],
+            f"the warehouse path {tmp_path} is a folder, not a DuckDB file",
+        ),
     ]
     for arguments, message in cases:
         assert main(["run", *arguments]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1, err
         assert err.startswith("cshealth: error: ") and message in err
+
+
+def test_the_working_database_cannot_be_the_published_file(tmp_path, capsys, monkeypatch):
+    """Written in place, the published file would be half a run for its readers."""
+    extracts = book(tmp_path / "extracts")
+    warehouse = tmp_path / "w.duckdb"
+    monkeypatch.setenv("CSHEALTH_WORK_DB", str(warehouse))
+    assert run(extracts, warehouse, "--as-of", D1.isoformat()) == 2
+    err = capsys.readouterr().err
+    assert "the working database and the published file are one file" in err
+    assert not warehouse.exists()
+
+
+def test_the_demo_replaces_only_a_demo_book(tmp_path, capsys):
+    """`cshealth demo` replaces its extracts folder whole: a folder of real extracts, or a
+    warehouse not built from a demo book, is refused and left as it was."""
+    real = book(tmp_path / "real")
+    before = sorted(path.relative_to(real) for path in real.rglob("*"))
+    arguments = ["demo", "--accounts", "3", "--days", "7", "--no-run"]
+    assert main([*arguments, "--extracts", str(real), "--warehouse", str(tmp_path / "w")]) == 2
+    assert "holds files that are not a demo book" in capsys.readouterr().err
+    assert sorted(path.relative_to(real) for path in real.rglob("*")) == before
+
+    production = tmp_path / "production.duckdb"
+    production.write_bytes(b"not touched")
+    new_book = ["--extracts", str(tmp_path / "book"), "--warehouse", str(production)]
+    assert main([*arguments, *new_book]) == 2
+    assert "was not built from a demo book" in capsys.readouterr().err
+    assert production.read_bytes() == b"not touched" and not (tmp_path / "book").exists()
+
+    demo_book = ["--extracts", str(tmp_path / "book"), "--warehouse", str(tmp_path / "w")]
+    assert main([*arguments, *demo_book]) == 0
+    assert main([*arguments, *demo_book]) == 0  # an earlier book is replaced
 
 
 def test_a_range_publishes_the_same_scores_as_each_day_run_alone(tmp_path):
