@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,17 +142,27 @@ def without_content(message: str) -> str:
 
 
 def count_lines(path: Path) -> int:
-    """What a rejected file counts for in the reject ratio: its data lines."""
+    """What a rejected file counts for in the reject ratio: its data lines (a Parquet
+    file's rows). A file that is cut short counts the lines that can be read: a
+    truncated gzip of 5,000 rows is not one line."""
     name = path.name.lower()
-    try:
-        if name.endswith(".parquet"):
+    if name.endswith(".parquet"):
+        try:
             return max(pl.scan_parquet(path).select(pl.len()).collect().item(), 1)
-        raw = path.read_bytes()
-        if name.endswith(".gz"):
-            raw = gzip.decompress(raw)
-    except Exception:  # noqa: BLE001 - an unreadable file still counts
-        return 1
-    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
+        except Exception:  # noqa: BLE001 - not Parquet after all: its bytes' lines
+            pass
+    # gzip members decompressed as far as they go (wbits 47: a gzip or zlib header).
+    unpack = zlib.decompressobj(47) if name.endswith(".gz") else None
+    lines, last = 0, b"\n"
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                data = unpack.decompress(chunk) if unpack else chunk
+                lines += data.count(b"\n")
+                last = data[-1:] or last
+    except (OSError, zlib.error):
+        pass  # what was read before the break counts
+    lines += 0 if last == b"\n" else 1
     header = 1 if name.endswith((".csv", ".csv.gz")) else 0
     return max(lines - header, 1)
 
@@ -253,37 +264,44 @@ def type_rows(
     extra = [name for name in frame.columns if name not in dtypes]
     # Timestamps in text are parsed eagerly, one layout at a time (see above).
     parsed = {
-        name: timestamps_from_text(frame[name]).alias(f"_parsed_{name}")
+        name: _timestamps_of(frame, name, source_file).alias(f"_parsed_{name}")
         for name, target in dtypes.items()
-        if isinstance(target, pl.Datetime) and frame.schema.get(name) == pl.String
+        if isinstance(target, pl.Datetime)
+        and name in frame.columns
+        and not frame.schema[name].is_temporal()
     }
     frame = frame.with_columns(parsed.values()) if parsed else frame
     casts, failed = [], {}
     for name, target in dtypes.items():
         column = dataset.columns[name]
+        default = (column.metadata or {}).get("default")
         if name not in frame.columns:
-            casts.append(pl.lit(None, dtype=target).alias(name))
+            casts.append(pl.lit(default, dtype=target).alias(name))
             continue
         typed = (
             pl.col(f"_parsed_{name}") if name in parsed else _cast(name, frame.schema[name], target)
         )
         if name == "currency":
             typed = typed.str.strip_chars().str.to_uppercase()
-        default = (column.metadata or {}).get("default")
         if default is not None:
             typed = typed.fill_null(pl.lit(default, dtype=target))
         casts.append(typed.alias(name))
         if frame.schema[name] != target:
             failed[name] = (pl.col(name).is_not_null() & typed.is_null()).alias(f"_bad_{name}")
     extra_json = pl.struct(extra).struct.json_encode() if extra else pl.lit(None, dtype=pl.String)
-    typed = frame.with_row_index(ROW_NUMBER, offset=1).select(
-        *casts,
-        pl.lit(source_file).alias(SOURCE_FILE),
-        pl.lit(delivery_date).alias(DELIVERY_DATE),
-        pl.col(ROW_NUMBER).cast(pl.Int64),
-        extra_json.alias(EXTRA),
-        *failed.values(),
-    )
+    try:
+        typed = frame.with_row_index(ROW_NUMBER, offset=1).select(
+            *casts,
+            pl.lit(source_file).alias(SOURCE_FILE),
+            pl.lit(delivery_date).alias(DELIVERY_DATE),
+            pl.col(ROW_NUMBER).cast(pl.Int64),
+            extra_json.alias(EXTRA),
+            *failed.values(),
+        )
+    except pl.exceptions.PolarsError as exc:
+        # A column of a kind no value of which can become its contract type (a list
+        # or a duration in a Parquet file, say): the file is rejected, the column named.
+        raise FileRejected(f"{source_file}: {_uncastable(frame, casts, extra_json)}") from exc
     cast_failures = pl.concat(
         [
             _empty_cast_failures(),
@@ -298,6 +316,34 @@ def type_rows(
         ]
     )
     return typed.drop(f"_bad_{name}" for name in failed), cast_failures, extra
+
+
+def _timestamps_of(frame: pl.DataFrame, name: str, source_file: str) -> pl.Series:
+    """A timestamp column held as text, or as anything else that is not a date: a number
+    (epoch seconds, say) is read as its text, so each such value is not a valid
+    timestamp, row by row."""
+    try:
+        text = frame[name].cast(pl.String, strict=False)
+    except pl.exceptions.PolarsError as exc:
+        raise FileRejected(
+            f"{source_file}: column {name} is {frame.schema[name]}, which cannot be read as "
+            "a timestamp"
+        ) from exc
+    return timestamps_from_text(text)
+
+
+def _uncastable(frame: pl.DataFrame, casts: list[pl.Expr], extra_json: pl.Expr) -> str:
+    """Which column of the file cannot be cast at all, and its type. Runs only for a
+    file about to be rejected: one try per column."""
+    for expression in [*casts, extra_json]:
+        try:
+            frame.select(expression)
+        except pl.exceptions.PolarsError:
+            name = expression.meta.output_name()
+            if name in frame.columns:
+                return f"column {name} is {frame.schema[name]}, which cannot be read as its type"
+            return f"columns outside the contract ({name}) cannot be kept as JSON"
+    return "its columns cannot be read as their types"
 
 
 # --- validation ----------------------------------------------------------------------

@@ -34,6 +34,13 @@ NON_EMPTY = pa.Check(
 )
 NON_NEGATIVE = pa.Check.ge(0, error="must be >= 0")
 POSITIVE = pa.Check.gt(0, error="must be > 0")
+FINITE = pa.Check(
+    lambda data: data.lazyframe.select(pl.col(data.key).is_finite()),
+    error="must be a finite number",
+)
+# Amounts are summed as DECIMAL in the warehouse: a figure no book has (1e17, inf, NaN) is
+# a bad value of its row, not a failed run.
+MONEY_BOUND = pa.Check.lt(1e12, error="must be a finite amount below 1,000,000,000,000")
 CURRENCY_CODE = pa.Check.str_matches(r"^[A-Z]{3}$", error="must be an ISO-4217 code")
 
 
@@ -104,7 +111,7 @@ CRM_ACCOUNTS = Dataset(
         "contract_start_date": col(DATE),
         "renewal_date": optional(DATE),
         "licensed_seats": col(INTEGER, POSITIVE),
-        "arr": col(DECIMAL, NON_NEGATIVE),
+        "arr": col(DECIMAL, NON_NEGATIVE, MONEY_BOUND),
         "currency": optional(STRING, CURRENCY_CODE, default="USD"),
         "plan_tier": optional(STRING),
         "executive_sponsor_identified": col(BOOLEAN),
@@ -218,7 +225,7 @@ PRODUCT_EVENTS = Dataset(
         "account_id": col(STRING, NON_EMPTY),
         "event_name": col(STRING, NON_EMPTY),
         "session_id": optional(STRING),
-        "duration_s": optional(DECIMAL, NON_NEGATIVE),
+        "duration_s": optional(DECIMAL, NON_NEGATIVE, FINITE),
     },
 )
 
@@ -293,7 +300,7 @@ BILLING_SUBSCRIPTIONS = Dataset(
         "product": col(STRING),
         "start_date": col(DATE),
         "end_date": optional(DATE),
-        "mrr": col(DECIMAL, NON_NEGATIVE),
+        "mrr": col(DECIMAL, NON_NEGATIVE, MONEY_BOUND),
         "currency": optional(STRING, CURRENCY_CODE, default="USD"),
         "quantity": optional(INTEGER, NON_NEGATIVE),
     },
@@ -311,7 +318,7 @@ BILLING_INVOICES = Dataset(
         "issued_date": col(DATE),
         "due_date": col(DATE),
         "paid_date": optional(DATE),
-        "amount": col(DECIMAL, NON_NEGATIVE),
+        "amount": col(DECIMAL, NON_NEGATIVE, MONEY_BOUND),
         "currency": optional(STRING, CURRENCY_CODE, default="USD"),
         "status": col(STRING, one_of("draft", "open", "paid", "void", "uncollectible")),
     },
@@ -325,7 +332,7 @@ FX_RATES = Dataset(
     key=("currency",),
     columns={
         "currency": col(STRING, CURRENCY_CODE),
-        "rate_to_usd": col(DECIMAL, POSITIVE),
+        "rate_to_usd": col(DECIMAL, POSITIVE, FINITE),
     },
     has_account=False,
 )

@@ -82,6 +82,17 @@ RULES = [
     ("crm_accounts", {"licensed_seats": "0"}, "licensed_seats: must be > 0"),
     ("crm_accounts", {"arr": "-1"}, "arr: must be >= 0"),
     (
+        "billing_subscriptions",
+        {"mrr": "inf"},
+        "mrr: must be a finite amount below 1,000,000,000,000",
+    ),
+    (
+        "billing_invoices",
+        {"amount": "1e17"},
+        "amount: must be a finite amount below 1,000,000,000,000",
+    ),
+    ("fx_rates", {"rate_to_usd": "inf"}, "rate_to_usd: must be a finite number"),
+    (
         "crm_accounts",
         {"renewal_date": "2024-12-31"},
         "renewal_date: must be >= contract_start_date",
@@ -357,6 +368,73 @@ def test_unreadable_files_are_rejected_whole_and_the_others_still_load(extracts,
     assert table(connection, "SELECT ticket_id FROM core.support_tickets")[
         "ticket_id"
     ].to_list() == ["T1"]
+
+
+def test_a_missing_optional_column_takes_its_default(extracts, connection):
+    """A subscriptions file without a currency column is in USD, the contract's default,
+    as an empty currency value is."""
+    with_account(extracts)
+    rows = rows_of("billing_subscriptions", 2)
+    for row in rows:
+        del row["currency"]
+    write_delivery(extracts, "billing_subscriptions", D1, rows)
+    load_all(connection, extracts, D1)
+    assert rejected(connection, "billing_subscriptions").height == 0
+    loaded = table(connection, "SELECT currency, mrr_usd FROM core.billing_subscriptions")
+    assert loaded["currency"].to_list() == ["USD", "USD"]
+
+
+def test_a_column_that_cannot_be_its_type_rejects_the_file_naming_the_column(extracts, connection):
+    """A Parquet list column where text belongs cannot be cast at all: the file is
+    rejected with the column named, the run goes on; an epoch number where a timestamp
+    belongs is a bad value of its row."""
+    with_account(extracts)
+    folder = extracts / "support_tickets" / D1.isoformat()
+    folder.mkdir(parents=True)
+    listed = pl.DataFrame(rows_of("support_tickets", 2)).with_columns(
+        pl.col("priority").map_elements(lambda value: [value], return_dtype=pl.List(pl.String))
+    )
+    listed.write_parquet(folder / "listed.parquet")
+    epoch = rows_of("support_tickets", 1, ticket_id="T9")[0]
+    (folder / "epoch.jsonl").write_text(json.dumps({**epoch, "created_at": 1764000000}) + "\n")
+    load_all(connection, extracts, D1)
+    files = table(connection, "SELECT message, line_count FROM quarantine.rejected_files")
+    assert files.rows() == [
+        (
+            f"{folder / 'listed.parquet'}: column priority is List(String), which cannot be "
+            "read as its type",
+            2,
+        )
+    ]
+    reasons = rejected(connection, "support_tickets")["reasons"].to_list()
+    assert reasons == [["created_at: not a valid timestamp (ISO-8601)"]]
+
+
+@pytest.mark.parametrize("name", ["tickets.csv.gz", "tickets.parquet"])
+def test_a_file_cut_short_counts_the_lines_that_can_be_read(extracts, connection, name):
+    """The reject ratio counts a rejected file as its lines: a gzip cut in half counts
+    the lines before the break, a 'Parquet' file that is text its lines, not one."""
+    import gzip
+
+    with_account(extracts)
+    folder = extracts / "support_tickets" / D1.isoformat()
+    folder.mkdir(parents=True)
+    rows = rows_of("support_tickets", 3000)
+    text = pl.DataFrame(rows).write_csv().encode()
+    if name.endswith(".gz"):
+        packed = gzip.compress(text)
+        (folder / name).write_bytes(packed[: len(packed) // 2])
+    else:
+        (folder / name).write_bytes(text)
+    load_all(connection, extracts, D1)
+    [(message, lines)] = table(
+        connection, "SELECT message, line_count FROM quarantine.rejected_files"
+    ).rows()
+    assert "cannot be parsed" in message
+    if name.endswith(".gz"):
+        assert 500 < lines < 3000
+    else:
+        assert lines == 3000 + 1  # no header is known in a Parquet file: every line counts
 
 
 def test_a_folder_whose_name_is_not_a_date_is_reported_and_not_read(extracts, connection):
