@@ -8,6 +8,7 @@ parameters a scorecard must give for that measure.
 
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +237,11 @@ class Scorecard(BaseModel):
         ]
 
 
+# Measure parameters the SQL divides by, and those that are a 0..1 value or share.
+DIVISOR_PARAMETERS = {"expected_logins_per_seat_week", "target_growth", "min_baseline"}
+SHARE_PARAMETERS = {"within_grace_value", "min_email_response"}
+
+
 def parameter_problems(key: str, measure: str, given: dict) -> list[str]:
     expected = measure_parameters(measure)
     problems = [
@@ -248,8 +254,14 @@ def parameter_problems(key: str, measure: str, given: dict) -> list[str]:
         value = given[name]
         if isinstance(value, bool) or not isinstance(value, int | float):
             problems.append(f"{key}.{name}: must be a number, got {value!r}")
+        elif not math.isfinite(value):
+            problems.append(f"{key}.{name}: must be a finite number, got {value!r}")
         elif name.endswith("_days") and (value <= 0 or value != int(value)):
             problems.append(f"{key}.{name}: must be a positive whole number of days")
+        elif name in DIVISOR_PARAMETERS and value <= 0:
+            problems.append(f"{key}.{name}: must be > 0 (the measure divides by it)")
+        elif name in SHARE_PARAMETERS and not 0 <= value <= 1:
+            problems.append(f"{key}.{name}: must be within 0..1")
         elif value < 0:
             problems.append(f"{key}.{name}: must not be negative")
     return problems

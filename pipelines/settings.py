@@ -149,6 +149,8 @@ def load_yaml(path: Path) -> dict:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from exc
+    except ValueError as exc:  # a date YAML recognises but the calendar lacks: 2026-13-01
+        raise ConfigError(f"{path}: a value cannot be read: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

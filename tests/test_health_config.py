@@ -67,6 +67,24 @@ def test_shipped_scorecards_load():
             "dimensions.usage.measures.login_rate.window: unknown setting for login_rate",
         ),
         (
+            lambda c: c["dimensions"]["usage"]["measures"]["seat_utilisation"].update(
+                window_days=float("inf")
+            ),
+            "dimensions.usage.measures.seat_utilisation.window_days: must be a finite number",
+        ),
+        (
+            lambda c: c["dimensions"]["usage"]["measures"]["login_rate"].update(
+                expected_logins_per_seat_week=0
+            ),
+            "dimensions.usage.measures.login_rate.expected_logins_per_seat_week: must be > 0",
+        ),
+        (
+            lambda c: c["dimensions"]["financial"]["measures"]["payment_status"].update(
+                within_grace_value=7
+            ),
+            "dimensions.financial.measures.payment_status.within_grace_value: must be within 0..1",
+        ),
+        (
             lambda c: c["tiers"].reverse(),
             "tiers: min_score must go down from the first tier to the last",
         ),

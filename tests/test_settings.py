@@ -71,3 +71,5 @@ def test_a_missing_or_broken_file_is_said(tmp_path):
         load_settings(not_text)
     with pytest.raises(ConfigError, match=f"{tmp_path}: cannot be read: Is a directory"):
         load_settings(tmp_path)
+    with pytest.raises(ConfigError, match="a value cannot be read: month must be in 1..12"):
+        load_settings(write(tmp_path, "partitions_start: 2026-13-01"))
