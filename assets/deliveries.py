@@ -12,6 +12,7 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -68,7 +69,8 @@ class Delivery:
         for path in sorted(self.folder.iterdir()):
             if path.is_file():
                 stat = path.stat()
-                digest.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+                digest.update(os.fsencode(path.name))  # a name need not be UTF-8
+                digest.update(f"|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
         return digest.hexdigest()
 
 
@@ -85,31 +87,67 @@ class ParsedBatch:
     extra_columns: dict[dt.date, list[str]] = field(default_factory=dict)
 
 
+def is_hidden(path: Path) -> bool:
+    """A name tools keep for themselves (.DS_Store, _SUCCESS): never read, never said."""
+    return path.name.startswith((".", "_"))
+
+
+def has_utf8_name(path: Path) -> bool:
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_extract(path: Path) -> bool:
-    return path.name.lower().endswith(SUFFIXES) and not path.name.startswith((".", "_"))
+    return path.name.lower().endswith(SUFFIXES) and not is_hidden(path) and has_utf8_name(path)
+
+
+def shown(path: Path) -> str:
+    """The path as text, a name that is not UTF-8 with its odd bytes escaped."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def find_deliveries(
     extracts_dir: Path, dataset: str, as_of: dt.date
-) -> tuple[list[Delivery], list[Path]]:
-    """Delivery folders dated on or before `as_of`, oldest first, and folders whose
-    name is not a date (reported, never read)."""
+) -> tuple[list[Delivery], list[tuple[Path, str]]]:
+    """Delivery folders dated on or before `as_of`, oldest first; beside them, what the
+    dataset's folder (and those deliveries) hold that is never read, each with why: a
+    folder whose name is not a date, a file outside a dated folder, a file that is not an
+    extract, a folder inside a delivery."""
     root = extracts_dir / dataset
     if not root.is_dir():
         return [], []
-    deliveries, misnamed = [], []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not DATE_FOLDER.match(folder.name):
-            misnamed.append(folder)
+    deliveries, unread = [], []
+    for path in sorted(p for p in root.iterdir() if not is_hidden(p)):
+        if not path.is_dir():
+            unread.append((path, "not in a dated delivery folder (<dataset>/YYYY-MM-DD/)"))
             continue
         try:
-            date = dt.date.fromisoformat(folder.name)
+            date = dt.date.fromisoformat(path.name) if DATE_FOLDER.match(path.name) else None
         except ValueError:
-            misnamed.append(folder)
-            continue
-        if date <= as_of:
-            deliveries.append(Delivery(dataset, date, folder))
-    return deliveries, misnamed
+            date = None
+        if date is None:
+            unread.append((path, "folder name is not a delivery date (YYYY-MM-DD)"))
+        elif date <= as_of:
+            deliveries.append(Delivery(dataset, date, path))
+            unread += stray_paths(path)
+    return deliveries, unread
+
+
+def stray_paths(folder: Path) -> list[tuple[Path, str]]:
+    """What a delivery folder holds besides its extract files, each with why it is not
+    read."""
+    stray = []
+    for path in sorted(p for p in folder.iterdir() if not is_hidden(p)):
+        if path.is_dir():
+            stray.append((path, "a folder inside a delivery"))
+        elif not has_utf8_name(path):
+            stray.append((path, "file name is not UTF-8"))
+        elif not is_extract(path):
+            stray.append((path, f"not an extract file ({', '.join(SUFFIXES)})"))
+    return stray
 
 
 # --- reading -------------------------------------------------------------------------

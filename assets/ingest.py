@@ -39,6 +39,7 @@ from assets.deliveries import (
     find_deliveries,
     key_hash,
     parse_deliveries,
+    shown,
 )
 from pipelines.resources import Warehouse, lake_dir_for
 from pipelines.settings import PipelineSettings
@@ -102,7 +103,7 @@ class LoadReport:
     in_force: list[dt.date] = field(default_factory=list)
     loaded: list[dt.date] = field(default_factory=list)
     skipped: list[dt.date] = field(default_factory=list)
-    misnamed_folders: list[str] = field(default_factory=list)
+    not_read: list[str] = field(default_factory=list)  # paths, each with why
 
 
 def deliveries_in_force(dataset: Dataset, deliveries: list[Delivery]) -> list[Delivery]:
@@ -141,10 +142,9 @@ def load_dataset(
     """Load the new or changed deliveries of one dataset for `as_of` into raw."""
     folder = ensure_raw_view(connection, dataset)
     report = LoadReport(dataset.name, as_of, run_id)
-    deliveries, misnamed = find_deliveries(extracts_dir, dataset.name, as_of)
+    deliveries, unread = find_deliveries(extracts_dir, dataset.name, as_of)
     report.delivered = bool(deliveries)
-    _record_misnamed(connection, dataset, misnamed, run_id)
-    report.misnamed_folders = [str(folder) for folder in misnamed]
+    report.not_read = _record_unread(connection, dataset, unread, run_id)
     salt = "|".join(settings.plan_tiers)
     known = dict(
         connection.execute(
@@ -296,27 +296,31 @@ def _record_batch(
             connection.unregister(view)
 
 
-def _record_misnamed(
-    connection: duckdb.DuckDBPyConnection, dataset: Dataset, folders: list, run_id: str
-) -> None:
-    for folder in folders:
+def _record_unread(
+    connection: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    unread: list[tuple[Path, str]],
+    run_id: str,
+) -> list[str]:
+    """Each path the dataset's folder holds that is never read, in
+    quarantine.rejected_files the first time it is seen, with its lines (not counted
+    in a reject ratio: it belongs to no delivery). Returns their messages."""
+    messages = []
+    for path, reason in unread:
+        source = shown(path)
+        messages.append(f"{source}: {reason}; not read")
         already = sql.scalar(
             connection,
             "SELECT count(*) FROM quarantine.rejected_files WHERE source_file = ?",
-            [str(folder)],
+            [source],
         )
         if not already:
-            lines = sum(count_lines(path) for path in folder.iterdir() if path.is_file())
+            files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
             connection.execute(
                 "INSERT INTO quarantine.rejected_files VALUES (?, ?, ?, ?, NULL, ?)",
-                [
-                    run_id,
-                    dataset.name,
-                    str(folder),
-                    f"{folder}: folder name is not a delivery date (YYYY-MM-DD); not read",
-                    lines,
-                ],
+                [run_id, dataset.name, source, messages[-1], sum(map(count_lines, files))],
             )
+    return messages
 
 
 # --- checks ------------------------------------------------------------------------------
@@ -528,7 +532,7 @@ def build_ingest_asset(dataset: Dataset, partitions_def: PartitionsDefinition):
                 "deliveries_loaded": [str(day) for day in report.loaded],
                 "deliveries_unchanged": len(report.skipped),
                 "raw_rows_up_to_as_of": total,
-                "misnamed_folders": report.misnamed_folders,
+                "not_read": report.not_read,
             }
         )
         for outcome in outcomes:

@@ -453,6 +453,48 @@ def test_a_folder_whose_name_is_not_a_date_is_reported_and_not_read(extracts, co
     ]
 
 
+def test_files_that_are_never_read_are_said(extracts, connection):
+    """A file outside a dated folder, one that is not an extract, a folder inside a
+    delivery and a file name that is not UTF-8 are recorded with why, once; hidden
+    files (.DS_Store, _SUCCESS) are not."""
+    import os
+
+    with_account(extracts)
+    write_delivery(extracts, "support_tickets", D1, rows_of("support_tickets"))
+    root = extracts / "support_tickets"
+    folder = root / D1.isoformat()
+    (root / "loose.csv").write_text("ticket_id\nT8\n")
+    (folder / "more_tickets.tsv").write_text("ticket_id\nT9\nT10\n")
+    (folder / "nested").mkdir()
+    (folder / "nested" / "t.csv").write_text("ticket_id\nT11\n")
+    (folder / "_SUCCESS").write_text("")
+    odd_name = os.path.join(os.fsencode(folder), b"caf\xe9.csv")
+    with open(odd_name, "w") as stream:
+        stream.write("ticket_id\nT12\n")
+    load_all(connection, extracts, D1)
+    load_all(connection, extracts, D1)  # said once
+    files = table(
+        connection,
+        "SELECT message, line_count, delivery_date FROM quarantine.rejected_files ORDER BY 1",
+    )
+    assert files.rows() == [
+        (f"{folder}/caf\\xe9.csv: file name is not UTF-8; not read", 1, None),
+        (
+            f"{folder}/more_tickets.tsv: not an extract file "
+            "(.csv, .csv.gz, .parquet, .jsonl, .jsonl.gz); not read",
+            3,  # not known to have a header: every line
+            None,
+        ),
+        (f"{folder}/nested: a folder inside a delivery; not read", 1, None),
+        (
+            f"{root}/loose.csv: not in a dated delivery folder (<dataset>/YYYY-MM-DD/); not read",
+            1,
+            None,
+        ),
+    ]
+    assert table(connection, "SELECT count(*) AS n FROM raw.support_tickets")["n"][0] == 1
+
+
 def deliver_ticket_open_then_solved(extracts):
     """Ticket T1, open in the D1 folder and solved in the D2 folder."""
     with_account(extracts)
