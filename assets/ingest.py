@@ -387,6 +387,12 @@ def run_checks(
                 "rows_rejected": rows_rejected,
                 "rejected_file_lines": file_lines,
                 "failure_cases": MetadataValue.md(markdown_table(failures)),
+                "top_reason": (
+                    f"{failures['reason'][0]} ({failures['rows'][0]:,} rows, e.g. "
+                    f"{failures['example'][0]})"
+                    if failures.height
+                    else ""
+                ),
             },
         ),
     ]

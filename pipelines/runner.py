@@ -92,19 +92,34 @@ def _problems(result) -> list[str]:
             cause = error.cause or error
             while cause.cause is not None:
                 cause = cause.cause
+            if cause.cls_name == "DagsterAssetCheckFailedError":
+                continue  # the failed check has its own line
             message = cause.message.strip().splitlines()[0] if cause.message else ""
             problems.append(f"step {event.step_key} failed: {message}")
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             if not evaluation.passed:
-                key = "/".join(evaluation.asset_key.path)
-                detail = {
-                    k: v.value
-                    for k, v in evaluation.metadata.items()
-                    if k in ("reject_ratio", "rows_counted", "rows_read")
-                }
-                problems.append(f"check {evaluation.check_name} failed on {key} {detail}")
+                problems.append(_failed_check(evaluation))
     return problems
+
+
+def _failed_check(evaluation) -> str:
+    """A failed check in one line: for the reject ratio, the share, the commonest reason
+    and where the rows are."""
+    key = "/".join(evaluation.asset_key.path)
+    metadata = {name: value.value for name, value in evaluation.metadata.items()}
+    line = f"check {evaluation.check_name} failed on {key}"
+    if "reject_ratio" in metadata:
+        line += (
+            f": {metadata['reject_ratio']:.1%} of {metadata['rows_counted']:,} rows "
+            f"rejected, limit: {evaluation.description}"
+        )
+        if metadata.get("top_reason"):
+            line += f"; most often {metadata['top_reason']}"
+        line += "; every row with its reasons is in quarantine.rejected_rows of the work DB"
+    elif "failing_rows" in metadata:
+        line += f": {metadata['failing_rows']} failing rows"
+    return line
 
 
 def process_alive(pid: int) -> bool:
