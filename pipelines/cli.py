@@ -104,12 +104,11 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from pipelines.operations import load_operations
     from pipelines.reports import render
-    from pipelines.resources import ENVIRONMENT
+    from pipelines.resources import Warehouse
 
-    variable, default = ENVIRONMENT["warehouse"]
-    published = Path(args.warehouse or os.environ.get(variable) or default).expanduser()
+    warehouse = Warehouse.from_environment(warehouse=args.warehouse)
+    published = warehouse.published_path
     out = Path(args.out).expanduser()
     if args.report == "qbr":
         as_of = parse_date(args.as_of, "--as-of") if args.as_of else None
@@ -117,9 +116,7 @@ def command_report(args: argparse.Namespace) -> int:
     elif args.report == "monthly":
         written = [render.write_monthly(published, args.account, out)]
     else:
-        operations_variable, _ = ENVIRONMENT["operations_file"]
-        operations = load_operations(os.environ.get(operations_variable) or None)
-        written = [render.write_portfolio(published, out, operations=operations)]
+        written = [render.write_portfolio(published, out, operations=warehouse.operations())]
     for path in written:
         print(path)
     return 0
