@@ -35,6 +35,11 @@ from schemas.extracts import DATASETS, DELIVERY_DATE, Dataset
 # fx_rates first: the money of every other dataset is converted with it.
 CORE_ORDER = ["fx_rates"] + [name for name in DATASETS if name != "fx_rates"]
 
+# The layout of the usage rollups (sql/usage_rollup.sql), kept with each delivery's
+# fingerprint: a version that adds or changes a rollup table bumps it, and every
+# delivery of a working database built before is rolled up again once.
+ROLLUP_LAYOUT = "2"
+
 ACCOUNT_REASON = """CASE
         WHEN candidate.account_id IN (SELECT account_id FROM core.known_accounts) THEN NULL
         WHEN candidate.account_id IN (SELECT account_id FROM core.quarantined_accounts)
@@ -128,16 +133,18 @@ def update_usage_rollups(connection: duckdb.DuckDBPyConnection) -> list[dt.date]
     deliveries, in one transaction; returns the deliveries rebuilt.
 
     A delivery is rebuilt when its fingerprint differs from the one it was rolled up
-    with (new, or delivered again with other content), with every later delivery,
-    whose first-delivery marks may depend on it. The nightly run rebuilds one day; a
-    run killed before the commit leaves the fingerprints, and the next run redoes it."""
+    with (new, delivered again with other content, or rolled up in an earlier
+    ROLLUP_LAYOUT), with every later delivery, whose first-delivery marks may depend on
+    it. The nightly run rebuilds one day; a run killed before the commit leaves the
+    fingerprints, and the next run redoes it."""
     pending = sql.scalar(
         connection,
         """SELECT min(loaded.delivery_date)
            FROM meta.deliveries AS loaded
            LEFT JOIN rollup.deliveries AS rolled USING (delivery_date)
            WHERE loaded.dataset = 'product_events'
-             AND rolled.fingerprint IS DISTINCT FROM loaded.fingerprint""",
+             AND rolled.fingerprint IS DISTINCT FROM loaded.fingerprint || ' ' || ?""",
+        [ROLLUP_LAYOUT],
     )
     if pending is None:
         return []
@@ -160,7 +167,11 @@ def update_usage_rollups(connection: duckdb.DuckDBPyConnection) -> list[dt.date]
     connection.execute("BEGIN TRANSACTION")
     try:
         connection.register("resent_candidates", candidates)
-        sql.run(connection, sql.load("usage_rollup"), {"from": pending, "files": files})
+        sql.run(
+            connection,
+            sql.load("usage_rollup"),
+            {"from": pending, "files": files, "layout": ROLLUP_LAYOUT},
+        )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
@@ -168,6 +179,30 @@ def update_usage_rollups(connection: duckdb.DuckDBPyConnection) -> list[dt.date]
     finally:
         connection.unregister("resent_candidates")
     return rebuilt
+
+
+def update_last_days(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    """Keep the last day of activity of every product user and event name as of `as_of`
+    (sql/usage_last_days.sql), from the latest earlier date kept when there is one: the
+    nightly run reads one new delivery and the previous day's rows, not the whole window
+    of user-days. Nothing to do when `as_of` is kept already: its rows change only when
+    the rollups are rebuilt, which drops them (sql/usage_rollup.sql)."""
+    if sql.scalar(
+        connection, "SELECT count(*) FROM rollup.last_day_dates WHERE as_of_date = ?", [as_of]
+    ):
+        return
+    previous = sql.scalar(
+        connection,
+        "SELECT max(as_of_date) FROM rollup.last_day_dates WHERE as_of_date < ?",
+        [as_of],
+    )
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        sql.run(connection, sql.load("usage_last_days"), {"as_of": as_of, "previous": previous})
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 def resent_candidates(folder: Path, rebuilt_files: list[str] | None) -> pa.Table:
@@ -261,11 +296,13 @@ def previous_core_date(
 def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> dict:
     """Rebuild the whole core layer for `as_of` in one transaction; row counts per table.
 
-    Product events are the exception: their rollups are kept up to date incrementally
-    first, and `core.product_events` is a view (see product_events_sql). The rows of
-    incremental datasets (the rejections, for product events) are brought forward from
-    the date before when they can (previous_core_date)."""
+    Product events are the exception: their rollups, and the last days of activity as
+    of `as_of`, are kept up to date incrementally first, and `core.product_events` is a
+    view (see product_events_sql). The rows of incremental datasets (the rejections,
+    for product events) are brought forward from the date before when they can
+    (previous_core_date)."""
     update_usage_rollups(connection)
+    update_last_days(connection, as_of)
     if sql.scalar(
         connection,
         "SELECT count(*) FROM duckdb_tables() "

@@ -25,6 +25,7 @@ from dagster import (
 )
 
 import sql
+from assets.core import update_last_days
 from assets.ingest import invariant_check, markdown_table
 from pipelines.resources import Warehouse
 from pipelines.scorecards import MEASURES, Scorecard
@@ -178,6 +179,8 @@ def build_health(
         ).fetchall()
     }
     parameters = {"as_of": as_of}
+    # The core layer keeps them; a health rerun of an older date may find them dropped.
+    update_last_days(connection, as_of)
     connection.execute("BEGIN TRANSACTION")
     try:
         create_config_tables(connection, config_frames(by_segment))

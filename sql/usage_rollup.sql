@@ -1,10 +1,12 @@
 -- Rebuild the product-usage rollups of every product_events delivery dated >= $from
--- (the raw files $files). Product events are append-only: an event_id that an earlier
--- delivery already brought is a resent copy, listed in rollup.resent_events and counted
--- once, from the first delivery.
+-- (the raw files $files), in layout $layout. Product events are append-only: an
+-- event_id that an earlier delivery already brought is a resent copy, listed in
+-- rollup.resent_events and counted once, from the first delivery.
 --  * rollup.user_days: one row per delivery, account, product user and UTC day, with
 --    event counts; first_delivery marks the earliest delivery of each (account, user,
 --    day), so that counting marked rows counts user-days once;
+--  * rollup.account_days: the user-days summed per delivery, account and UTC day;
+--    user_days counts the rows marked first_delivery;
 --  * rollup.feature_days: one row per delivery, account, UTC day and event name.
 -- Deliveries before $from keep their rows: they do not depend on later ones.
 -- resent_candidates (event_id, delivery_date): every copy of the ids that may be in
@@ -82,6 +84,15 @@ DROP TABLE earlier_user_days;
 DROP TABLE rebuilt_days;
 DROP MACRO TABLE fresh_user_days;
 
+DELETE FROM rollup.account_days WHERE delivery_date >= $from;
+
+INSERT INTO rollup.account_days
+SELECT delivery_date, account_id, day, sum(events), sum(logins),
+       count(*) FILTER (WHERE first_delivery)
+FROM rollup.user_days
+WHERE delivery_date >= $from
+GROUP BY delivery_date, account_id, day;
+
 DELETE FROM rollup.feature_days WHERE delivery_date >= $from;
 
 INSERT INTO rollup.feature_days
@@ -96,9 +107,15 @@ ANTI JOIN rollup.resent_events AS resent
     ON resent.event_id = event.event_id AND resent.delivery_date = event._delivery_date
 GROUP BY ALL;
 
+-- The last days as of the rebuilt deliveries' dates and after depend on them.
+DELETE FROM rollup.user_last_days WHERE as_of_date >= $from;
+DELETE FROM rollup.feature_last_days WHERE as_of_date >= $from;
+DELETE FROM rollup.last_day_dates WHERE as_of_date >= $from;
+
 DELETE FROM rollup.deliveries WHERE delivery_date >= $from;
 
+-- Each fingerprint with the layout it was rolled up in (assets/core.py: ROLLUP_LAYOUT).
 INSERT INTO rollup.deliveries
-SELECT delivery_date, fingerprint
+SELECT delivery_date, fingerprint || ' ' || $layout
 FROM meta.deliveries
 WHERE dataset = 'product_events' AND delivery_date >= $from;

@@ -26,6 +26,20 @@ CREATE TABLE IF NOT EXISTS rollup.user_days (
 CREATE TABLE IF NOT EXISTS rollup.feature_days (
     delivery_date DATE, account_id VARCHAR, day DATE, event_name VARCHAR, events BIGINT
 );
+CREATE TABLE IF NOT EXISTS rollup.account_days (
+    delivery_date DATE, account_id VARCHAR, day DATE, events BIGINT, logins BIGINT,
+    user_days BIGINT
+);
+-- The last day of activity of each account's users and event names as of a date, kept
+-- for the latest as-of dates (assets/core.py: update_last_days; sql/usage_last_days.sql);
+-- last_day_dates lists the dates kept.
+CREATE TABLE IF NOT EXISTS rollup.user_last_days (
+    as_of_date DATE, account_id VARCHAR, user_id VARCHAR, last_day DATE
+);
+CREATE TABLE IF NOT EXISTS rollup.feature_last_days (
+    as_of_date DATE, account_id VARCHAR, event_name VARCHAR, last_day DATE
+);
+CREATE TABLE IF NOT EXISTS rollup.last_day_dates (as_of_date DATE PRIMARY KEY);
 
 -- Publish bookkeeping (assets/publish.py), not published: the dates of the history
 -- tables published incrementally that changed since the last publish (for the weekly

@@ -22,11 +22,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from assets.core import build_core, core_reject_ratios, previous_core_date, update_usage_rollups
+from assets.core import (
+    build_core,
+    core_reject_ratios,
+    previous_core_date,
+    update_last_days,
+    update_usage_rollups,
+)
 from assets.ingest import load_dataset
 from schemas.extracts import DATASETS
 
-ROLLUP_TABLES = ("user_days", "feature_days", "resent_events", "deliveries")
+ROLLUP_TABLES = (
+    "user_days",
+    "account_days",
+    "feature_days",
+    "user_last_days",
+    "feature_last_days",
+    "last_day_dates",
+    "resent_events",
+    "deliveries",
+)
 EVENTS_DATASET = DATASETS["product_events"]
 
 
@@ -45,33 +60,56 @@ def accounts(extracts, day: dt.date = D1) -> None:
     write_delivery(extracts, "crm_accounts", day, rows_of("crm_accounts"))
 
 
-def from_rollups(connection) -> pl.DataFrame:
-    """Usage per account as the measures read it: from the rollup views."""
-    return table(
-        connection,
+def from_rollups(connection, as_of: dt.date) -> pl.DataFrame:
+    """Usage per account as the measures read it as of `as_of` (sql/usage_rollups.sql):
+    sums per account and day, the last day of each user and of each event name."""
+    return connection.sql(
         """SELECT account_id,
                   CAST(sum(events) AS BIGINT) AS events,
                   CAST(sum(logins) AS BIGINT) AS logins,
-                  count(DISTINCT user_id) AS users,
-                  count(*) FILTER (WHERE first_delivery) AS user_days,
-                  (SELECT list(DISTINCT f.event_name ORDER BY f.event_name)
-                     FROM core.product_feature_days AS f
-                    WHERE f.account_id = u.account_id) AS event_names
-           FROM core.product_user_days AS u GROUP BY 1 ORDER BY 1""",
-    )
+                  (SELECT list(u.user_id || ' ' || u.last_day ORDER BY u.user_id)
+                     FROM rollup.user_last_days AS u
+                    WHERE u.as_of_date = $as_of AND u.account_id = a.account_id) AS last_days,
+                  CAST(sum(user_days) AS BIGINT) AS user_days,
+                  (SELECT list(f.event_name || ' ' || f.last_day ORDER BY f.event_name)
+                     FROM rollup.feature_last_days AS f
+                    WHERE f.as_of_date = $as_of AND f.account_id = a.account_id) AS event_names
+           FROM rollup.account_days AS a
+           WHERE delivery_date <= $as_of AND day <= $as_of
+             AND account_id IN (SELECT account_id FROM core.known_accounts)
+           GROUP BY 1 ORDER BY 1""",
+        params={"as_of": as_of},
+    ).pl()
 
 
 def from_events(connection) -> pl.DataFrame:
-    """The same counted afresh from core.product_events."""
+    """The same counted afresh from core.product_events, up to its as-of date."""
     return table(
         connection,
-        """SELECT account_id,
+        """WITH events AS (
+               SELECT *, CAST(occurred_at AS DATE) AS day FROM core.product_events
+               WHERE CAST(occurred_at AS DATE) <= as_of_date
+           ),
+           users AS (
+               SELECT account_id, list(user_id || ' ' || last_day ORDER BY user_id) AS last_days
+               FROM (SELECT account_id, user_id, max(day) AS last_day FROM events GROUP BY 1, 2)
+               GROUP BY 1
+           ),
+           features AS (
+               SELECT account_id,
+                      list(event_name || ' ' || last_day ORDER BY event_name) AS event_names
+               FROM (SELECT account_id, event_name, max(day) AS last_day FROM events
+                     GROUP BY 1, 2)
+               GROUP BY 1
+           )
+           SELECT account_id,
                   count(*) AS events,
                   count(*) FILTER (WHERE event_name = 'login') AS logins,
-                  count(DISTINCT user_id) AS users,
-                  count(DISTINCT (user_id, CAST(occurred_at AS DATE))) AS user_days,
-                  list(DISTINCT event_name ORDER BY event_name) AS event_names
-           FROM core.product_events GROUP BY 1 ORDER BY 1""",
+                  any_value(users.last_days) AS last_days,
+                  count(DISTINCT (user_id, day)) AS user_days,
+                  any_value(features.event_names) AS event_names
+           FROM events JOIN users USING (account_id) JOIN features USING (account_id)
+           GROUP BY 1 ORDER BY 1""",
     )
 
 
@@ -132,8 +170,15 @@ def test_a_resent_event_counts_once_from_the_first_delivery(extracts, connection
         connection, "SELECT event_id, _delivery_date FROM core.product_events ORDER BY 1"
     )
     assert events.rows() == [("E1", D1), ("E2", D1), ("E3", D2)]
-    assert from_rollups(connection).row(0) == ("A1", 3, 2, 1, 3, ["login", "reports"])
-    assert_frame_equal(from_rollups(connection), from_events(connection))
+    assert from_rollups(connection, D2).row(0) == (
+        "A1",
+        3,
+        2,
+        ["U1 2026-03-02"],
+        3,
+        ["login 2026-03-02", "reports 2026-03-01"],
+    )
+    assert_frame_equal(from_rollups(connection, D2), from_events(connection))
     quarantined = table(
         connection,
         "SELECT record ->> 'event_id' AS event_id, reasons, delivery_date "
@@ -144,8 +189,15 @@ def test_a_resent_event_counts_once_from_the_first_delivery(extracts, connection
 
     # The day before, only the first delivery is in force: nothing was resent yet.
     load_all(connection, extracts, D1, run_id="run-2")
-    assert from_rollups(connection).row(0) == ("A1", 2, 1, 1, 2, ["login", "reports"])
-    assert_frame_equal(from_rollups(connection), from_events(connection))
+    assert from_rollups(connection, D1).row(0) == (
+        "A1",
+        2,
+        1,
+        ["U1 2026-03-01"],
+        2,
+        ["login 2026-02-28", "reports 2026-03-01"],
+    )
+    assert_frame_equal(from_rollups(connection, D1), from_events(connection))
     assert (
         table(
             connection,
@@ -174,8 +226,15 @@ def test_a_late_event_adds_events_but_not_a_second_user_day(extracts, connection
         (D1, dt.date(2026, 2, 28), True),
         (D2, dt.date(2026, 2, 28), False),
     ]
-    assert from_rollups(connection).row(0) == ("A1", 2, 1, 1, 1, ["login", "reports"])
-    assert_frame_equal(from_rollups(connection), from_events(connection))
+    assert from_rollups(connection, D2).row(0) == (
+        "A1",
+        2,
+        1,
+        ["U1 2026-02-28"],
+        1,
+        ["login 2026-02-28", "reports 2026-02-28"],
+    )
+    assert_frame_equal(from_rollups(connection, D2), from_events(connection))
 
 
 def test_the_nightly_run_rolls_up_only_the_new_delivery(extracts, connection):
@@ -217,7 +276,7 @@ def test_redelivered_and_late_folders_give_the_rollups_of_a_fresh_load(extracts,
     for name, expected in rollups(fresh).items():
         assert_frame_equal(rollups(incremental)[name], expected, check_row_order=False), name
     assert table(fresh, "SELECT event_id FROM rollup.resent_events")["event_id"].to_list() == ["E1"]
-    assert_frame_equal(from_rollups(incremental), from_events(incremental))
+    assert_frame_equal(from_rollups(incremental, D3), from_events(incremental))
 
 
 def test_a_run_killed_before_the_rollup_commit_is_redone(extracts, connection):
@@ -231,6 +290,58 @@ def test_a_run_killed_before_the_rollup_commit_is_redone(extracts, connection):
     build_core(connection, D1, "run-2")
     for name, expected in before.items():
         assert_frame_equal(rollups(connection)[name], expected), name
+
+
+def kept_dates(connection) -> list[dt.date]:
+    return table(connection, "SELECT as_of_date FROM rollup.last_day_dates ORDER BY 1")[
+        "as_of_date"
+    ].to_list()
+
+
+def test_last_days_build_on_the_latest_earlier_date_kept(extracts, connection):
+    """Each date's last days of activity are those of the latest earlier date kept with
+    the rows it lacks: after a skipped date, with an event dated after its delivery,
+    and after an earlier delivery is sent again, they equal counting the events afresh.
+    Only the date run, the latest before it and later dates are kept."""
+    d4 = D3 + dt.timedelta(days=1)
+    accounts(extracts)
+    write_delivery(
+        extracts,
+        "product_events",
+        D1,
+        # U2's event is dated two days after its delivery: it counts from D3 on.
+        [event("E1", "2026-03-01T10:00:00Z"), event("E2", "2026-03-03T10:00:00Z", "U2")],
+    )
+    write_delivery(extracts, "product_events", D2, [event("E3", "2026-03-02T10:00:00Z", "U3")])
+    write_delivery(
+        extracts, "product_events", D3, [event("E4", "2026-03-03T10:00:00Z", name="reports")]
+    )
+    write_delivery(extracts, "product_events", d4, [event("E5", "2026-03-02T10:00:00Z", "U3")])
+    load_all(connection, extracts, D1)
+    kept_d1 = table(connection, "SELECT * FROM rollup.user_last_days ORDER BY ALL")
+    assert from_rollups(connection, D1)["last_days"].to_list() == [["U1 2026-03-01"]]
+    load_all(connection, extracts, D2, run_id="run-2")
+    assert kept_dates(connection) == [D1, D2]
+    load_all(connection, extracts, d4, run_id="run-4")  # D3 skipped: built on D2
+    assert kept_dates(connection) == [D2, d4]
+    assert from_rollups(connection, d4)["last_days"].to_list() == [
+        ["U1 2026-03-03", "U2 2026-03-03", "U3 2026-03-02"]
+    ]
+    assert_frame_equal(from_rollups(connection, d4), from_events(connection))
+
+    # D2 sent again with other content: the dates from D2 on no longer stand.
+    write_delivery(extracts, "product_events", D2, [event("E6", "2026-03-02T10:00:00Z", "U4")])
+    load_all(connection, extracts, D3, run_id="run-5")
+    assert kept_dates(connection) == [D3]
+    assert_frame_equal(from_rollups(connection, D3), from_events(connection))
+
+    # A date no longer kept (a health rerun of an older date) is built again, the same.
+    update_last_days(connection, D1)
+    assert kept_dates(connection) == [D1, D3]
+    assert_frame_equal(
+        table(connection, "SELECT * FROM rollup.user_last_days WHERE as_of_date = ?", D1),
+        kept_d1,
+    )
 
 
 def test_events_of_unknown_accounts_are_quarantined_for_the_date(extracts, connection):
@@ -259,7 +370,7 @@ EVENTS = st.lists(
         st.integers(0, 7),  # event id: a small pool, so some are resent
         st.sampled_from(["A1", "A2", "X"]),  # X: unknown to the CRM
         st.sampled_from(["U1", "U2", "U3"]),
-        st.integers(-2, 0),  # UTC day relative to the delivery: late events
+        st.integers(-2, 1),  # UTC day relative to the delivery: late and early events
         st.sampled_from(["login", "reports", "export", "training_completed"]),
     ),
     min_size=1,
@@ -299,7 +410,7 @@ def test_the_rollups_always_equal_counting_the_events_afresh(tmp_path_factory, e
     connection = work_database(root / "work.duckdb")
     for day in days:
         load_all(connection, extracts, day, run_id=f"run-{day}")
-        assert_frame_equal(from_rollups(connection), from_events(connection))
+        assert_frame_equal(from_rollups(connection, day), from_events(connection))
         built_on_the_day_before = event_rejections(connection, day)
         build_core(connection, day, f"again-{day}")  # the same date: every raw event read
         assert_frame_equal(built_on_the_day_before, event_rejections(connection, day))

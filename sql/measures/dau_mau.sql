@@ -6,8 +6,8 @@ SELECT
     CAST(NULL AS DOUBLE) AS value
 FROM scored_accounts AS account
 LEFT JOIN (
-    SELECT account_id, count(*) FILTER (WHERE first_delivery) AS user_days
-    FROM user_days
+    SELECT account_id, sum(user_days) AS user_days
+    FROM account_days
     WHERE day > $as_of - {window_days}
     GROUP BY account_id
 ) AS usage USING (account_id)

@@ -5,7 +5,7 @@
 WITH depth AS (
     SELECT account_id, usage.events / users.users / ({window_days} / 7) AS events_per_user_week
     FROM (SELECT account_id, sum(events) AS events
-          FROM user_days
+          FROM account_days
           WHERE day > $as_of - {window_days}
           GROUP BY account_id) AS usage
     JOIN (SELECT account_id, count(*) AS users

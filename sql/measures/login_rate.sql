@@ -7,7 +7,7 @@ SELECT
 FROM scored_accounts AS account
 LEFT JOIN (
     SELECT account_id, sum(logins) AS logins
-    FROM user_days
+    FROM account_days
     WHERE day > $as_of - {window_days}
     GROUP BY account_id
 ) AS usage USING (account_id)
