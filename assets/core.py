@@ -40,6 +40,13 @@ CORE_ORDER = ["fx_rates"] + [name for name in DATASETS if name != "fx_rates"]
 # delivery of a working database built before is rolled up again once.
 ROLLUP_LAYOUT = "2"
 
+# The last-days tables (sql/usage_last_days.sql): each with the rollup it is read from
+# and the column whose last day of activity it keeps.
+LAST_DAYS = {
+    "user_last_days": ("user_days", "user_id"),
+    "feature_last_days": ("feature_days", "event_name"),
+}
+
 ACCOUNT_REASON = """CASE
         WHEN candidate.account_id IN (SELECT account_id FROM core.known_accounts) THEN NULL
         WHEN candidate.account_id IN (SELECT account_id FROM core.quarantined_accounts)
@@ -196,9 +203,17 @@ def update_last_days(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> N
         "SELECT max(as_of_date) FROM rollup.last_day_dates WHERE as_of_date < ?",
         [as_of],
     )
+    parameters = {"as_of": as_of, "previous": previous}
     connection.execute("BEGIN TRANSACTION")
     try:
-        sql.run(connection, sql.load("usage_last_days"), {"as_of": as_of, "previous": previous})
+        for table, (rollup, key) in LAST_DAYS.items():
+            statements = sql.load("usage_last_days", table=table, rollup=rollup, key=key)
+            sql.run(connection, statements, parameters)
+        connection.execute("INSERT OR IGNORE INTO rollup.last_day_dates VALUES (?)", [as_of])
+        connection.execute(
+            "DELETE FROM rollup.last_day_dates WHERE as_of_date < coalesce(?, ?)",
+            [previous, as_of],
+        )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
