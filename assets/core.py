@@ -171,18 +171,14 @@ def update_usage_rollups(connection: duckdb.DuckDBPyConnection) -> list[dt.date]
         [pending],
     )
     candidates = resent_candidates(folder, None if everything else files)
-    connection.execute("BEGIN TRANSACTION")
     try:
-        connection.register("resent_candidates", candidates)
-        sql.run(
-            connection,
-            sql.load("usage_rollup"),
-            {"from": pending, "files": files, "layout": ROLLUP_LAYOUT},
-        )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+        with sql.transaction(connection):
+            connection.register("resent_candidates", candidates)
+            sql.run(
+                connection,
+                sql.load("usage_rollup"),
+                {"from": pending, "files": files, "layout": ROLLUP_LAYOUT},
+            )
     finally:
         connection.unregister("resent_candidates")
     return rebuilt
@@ -204,8 +200,7 @@ def update_last_days(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> N
         [as_of],
     )
     parameters = {"as_of": as_of, "previous": previous}
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with sql.transaction(connection):
         for table, (rollup, key) in LAST_DAYS.items():
             statements = sql.load("usage_last_days", table=table, rollup=rollup, key=key)
             sql.run(connection, statements, parameters)
@@ -214,10 +209,6 @@ def update_last_days(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> N
             "DELETE FROM rollup.last_day_dates WHERE as_of_date < coalesce(?, ?)",
             [previous, as_of],
         )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
 
 
 def resent_candidates(folder: Path, rebuilt_files: list[str] | None) -> pa.Table:
@@ -329,8 +320,7 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
     previous = {
         name: previous_core_date(connection, DATASETS[name], as_of) for name in INCREMENTAL_CORE
     }
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with sql.transaction(connection):
         sql.run(connection, sql.load("core_accounts_known"), parameters)
         for name in CORE_ORDER:
             if name == "product_events":
@@ -357,10 +347,6 @@ def build_core(connection: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: st
             "INSERT OR IGNORE INTO main.unpublished_dates VALUES ('quarantine.rejected_rows', ?)",
             [as_of],
         )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return core_row_counts(connection)
 
 

@@ -181,18 +181,13 @@ def build_health(
     parameters = {"as_of": as_of}
     # The core layer keeps them; a health rerun of an older date may find them dropped.
     update_last_days(connection, as_of)
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with sql.transaction(connection):
         create_config_tables(connection, config_frames(by_segment))
         sql.run(connection, sql.load("core_macros"))
         sql.run(connection, sql.load("health_inputs"), parameters)
         sql.run(connection, measure_values_sql(by_segment, delivered), parameters)
         sql.run(connection, sql.load("health_scores"), parameters)
         sql.run(connection, sql.load("health_history"), parameters)
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     tiers = dict(
         connection.execute(
             "SELECT tier, count(*) FROM mart.account_health WHERE as_of_date = ? GROUP BY 1",

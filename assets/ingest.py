@@ -264,33 +264,29 @@ def _record_batch(
         "rejected_files": rejected_files,
         "loaded_deliveries": per_delivery,
     }
-    connection.execute("BEGIN TRANSACTION")
     try:
-        for view, table in views.items():
-            connection.register(view, table)
-        connection.execute(
-            "DELETE FROM quarantine.rejected_rows WHERE dataset = ? "
-            "AND stage = 'load' AND delivery_date IN ?",
-            [name, days],
-        )
-        connection.execute(
-            "DELETE FROM quarantine.rejected_files WHERE dataset = ? AND delivery_date IN ?",
-            [name, days],
-        )
-        connection.execute(
-            "INSERT INTO quarantine.rejected_rows BY NAME SELECT * FROM rejected_rows"
-        )
-        connection.execute(
-            f"""
-            INSERT INTO quarantine.rejected_files
-            SELECT ?, ?, source_file, message, {DELIVERY_DATE}, lines FROM rejected_files""",
-            [run_id, name],
-        )
-        connection.execute(sql.load("record_deliveries"), [name, run_id])
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+        with sql.transaction(connection):
+            for view, table in views.items():
+                connection.register(view, table)
+            connection.execute(
+                "DELETE FROM quarantine.rejected_rows WHERE dataset = ? "
+                "AND stage = 'load' AND delivery_date IN ?",
+                [name, days],
+            )
+            connection.execute(
+                "DELETE FROM quarantine.rejected_files WHERE dataset = ? AND delivery_date IN ?",
+                [name, days],
+            )
+            connection.execute(
+                "INSERT INTO quarantine.rejected_rows BY NAME SELECT * FROM rejected_rows"
+            )
+            connection.execute(
+                f"""
+                INSERT INTO quarantine.rejected_files
+                SELECT ?, ?, source_file, message, {DELIVERY_DATE}, lines FROM rejected_files""",
+                [run_id, name],
+            )
+            connection.execute(sql.load("record_deliveries"), [name, run_id])
     finally:
         for view in views:
             connection.unregister(view)

@@ -147,8 +147,7 @@ def build_operations(
             {**numbers(operations.usage), "files": week_event_files(connection, as_of)},
         ),
     ]
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with sql.transaction(connection):
         create_config_tables(connection, operations_frames(operations, by_segment, plan_tiers))
         for name, values in steps:
             sql.run(
@@ -165,10 +164,6 @@ def build_operations(
             for table in ("onboarding", "expansion_opportunities", "risk_register"):
                 connection.execute(f"DELETE FROM mart.{table}")
                 connection.execute(f"INSERT INTO mart.{table} SELECT * FROM {table}_today")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return latest
 
 

@@ -362,8 +362,7 @@ def record_publish(
     are no longer pending. A run killed before this commit leaves main.last_publish
     naming the previous run, so the next publish starts from nothing rather than from a
     file it cannot vouch for. Returns the as-of dates of the computed runs it carried."""
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with sql.transaction(connection):
         record_run(connection, run_id, as_of, "success")
         carried = mark_published(connection, run_id)
         connection.execute("DELETE FROM main.last_publish")
@@ -379,10 +378,6 @@ def record_publish(
                   AND pending.as_of_date = done.as_of_date""",
                 [list(tables), list(dates)],
             )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return carried
 
 

@@ -53,15 +53,10 @@ def build_retention(
         "nrr_target": targets.nrr,
         "logo_target": targets.logo_retention,
     }
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with sql.transaction(connection):
         sql.run(connection, sql.load("retention"), parameters)
         if latest:
             sql.run(connection, sql.load("retention_marts"))
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return latest
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from importlib import resources
 
 
@@ -52,3 +53,16 @@ def scalar(connection, query: str, parameters=None):
     """The single value of a query. The result is read to its end, as DuckDB 2 wants
     before the connection runs anything else."""
     return connection.execute(query, parameters or []).fetchall()[0][0]
+
+
+@contextmanager
+def transaction(connection):
+    """The body as one transaction: committed when it ends, rolled back when it raises
+    or is interrupted, so that no step leaves half its writes."""
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        yield connection
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
