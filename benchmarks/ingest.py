@@ -33,7 +33,7 @@ def make_book(accounts: int, days: int) -> Path:
     if (book / ".complete").exists():
         return book
     started = time.perf_counter()
-    counts = generate_book(book, BookShape(accounts=accounts, days=days, seed=7, end=END))
+    counts = generate_book(book, BookShape(accounts=accounts, days=days, seed=7, last_day=END))
     (book / ".complete").write_text(json.dumps(counts))
     print(f"generated {book} in {time.perf_counter() - started:.0f} s: {counts}")
     return book

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -81,11 +81,9 @@ class BookShape:
     accounts: int = 500
     days: int = 120
     seed: int = 7
-    end: dt.date | None = None  # last delivery date (default: today, UTC)
-
-    @property
-    def last_day(self) -> dt.date:
-        return self.end or dt.datetime.now(dt.UTC).date()
+    # Last delivery date, today (UTC) by default: read once, so a demo that runs past
+    # midnight keeps the book's dates.
+    last_day: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
 
     @property
     def first_day(self) -> dt.date:

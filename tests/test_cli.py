@@ -193,7 +193,7 @@ def test_a_range_publishes_the_same_scores_as_each_day_run_alone(tmp_path):
     """`--from --to` against separate runs, last day first, into another warehouse."""
     from pipelines.demo_book import BookShape, generate_book
 
-    shape = BookShape(accounts=8, days=10, seed=5, end=dt.date(2026, 5, 10))
+    shape = BookShape(accounts=8, days=10, seed=5, last_day=dt.date(2026, 5, 10))
     extracts = tmp_path / "extracts"
     generate_book(extracts, shape)
     first, last = shape.last_day - dt.timedelta(days=1), shape.last_day
@@ -219,7 +219,7 @@ def test_the_demo_example_queries_run_on_a_published_warehouse(tmp_path):
     from pipelines.demo import EXAMPLE_QUERIES
     from pipelines.demo_book import BookShape, generate_book
 
-    shape = BookShape(accounts=12, days=10, seed=3, end=dt.date(2026, 5, 10))
+    shape = BookShape(accounts=12, days=10, seed=3, last_day=dt.date(2026, 5, 10))
     generate_book(tmp_path / "extracts", shape)
     warehouse = tmp_path / "w.duckdb"
     assert run(tmp_path / "extracts", warehouse, "--as-of", shape.last_day.isoformat()) == 0

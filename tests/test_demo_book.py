@@ -9,7 +9,7 @@ from conftest import load_all, operate, score, table, work_database
 
 from pipelines.demo_book import BookShape, generate_book
 
-SHAPE = BookShape(accounts=500, days=120, seed=7, end=dt.date(2026, 6, 30))
+SHAPE = BookShape(accounts=500, days=120, seed=7, last_day=dt.date(2026, 6, 30))
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +97,30 @@ def test_events_reach_about_2500_per_account_over_120_days(demo_core):
 
 
 def test_the_book_is_the_same_for_the_same_seed(tmp_path):
-    shape = BookShape(accounts=20, days=10, seed=3, end=dt.date(2026, 6, 30))
+    shape = BookShape(accounts=20, days=10, seed=3, last_day=dt.date(2026, 6, 30))
     first = generate_book(tmp_path / "a", shape)
     second = generate_book(tmp_path / "b", shape)
     assert first == second
     day = (tmp_path / "a" / "crm_accounts" / "2026-06-30" / "accounts.csv").read_bytes()
     assert day == (tmp_path / "b" / "crm_accounts" / "2026-06-30" / "accounts.csv").read_bytes()
+
+
+def test_a_book_keeps_the_day_it_was_shaped_on_when_the_clock_passes_midnight(monkeypatch):
+    """The demo once wrote a book ending today, ran its dates, and read "today" again
+    after midnight: the book's last date was no longer the range's last, and nothing
+    was published."""
+    shape = BookShape()
+    today = shape.last_day
+
+    class Tomorrow(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0, 5), tz)
+
+    monkeypatch.setattr(dt, "datetime", Tomorrow)
+    assert shape.last_day == today
+    assert shape.first_day == today - dt.timedelta(days=shape.days - 1)
+    assert BookShape().last_day == today + dt.timedelta(days=1)
 
 
 def test_every_tier_of_the_default_scorecard_holds_a_tenth_of_the_accounts(demo_core):

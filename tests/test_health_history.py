@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 from pipelines.demo_book import BookShape, generate_book
 
-SHAPE = BookShape(accounts=25, days=45, seed=11, end=dt.date(2026, 6, 30))
+SHAPE = BookShape(accounts=25, days=45, seed=11, last_day=dt.date(2026, 6, 30))
 END = SHAPE.last_day
 DATES = [END - dt.timedelta(days=n) for n in (37, 30, 7, 0)]
 ORDERS = {"forward": DATES, "shuffled": [DATES[3], DATES[0], DATES[2], DATES[1]]}

@@ -71,7 +71,7 @@ def test_scores_are_bounded_and_add_up(seed, accounts, days, scorecard):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         generate_book(
-            root / "extracts", BookShape(accounts=accounts, days=days, seed=seed, end=END)
+            root / "extracts", BookShape(accounts=accounts, days=days, seed=seed, last_day=END)
         )
         connection = work_database(root / "work.duckdb")
         load_all(connection, root / "extracts", END)
@@ -85,7 +85,7 @@ def test_scores_are_bounded_and_add_up(seed, accounts, days, scorecard):
 def base_book(tmp_path_factory):
     """A small book scored once; each example copies it and adds one account."""
     root = tmp_path_factory.mktemp("base")
-    generate_book(root / "extracts", BookShape(accounts=12, days=40, seed=3, end=END))
+    generate_book(root / "extracts", BookShape(accounts=12, days=40, seed=3, last_day=END))
     connection = work_database(root / "work.duckdb")
     load_all(connection, root / "extracts", END)
     score(connection, END, by_segment=BY_SEGMENT)

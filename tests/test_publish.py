@@ -35,7 +35,7 @@ from pipelines.runner import KILLED
 from schemas.extracts import DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
-SHAPE = BookShape(accounts=8, days=10, seed=5, end=dt.date(2026, 5, 10))
+SHAPE = BookShape(accounts=8, days=10, seed=5, last_day=dt.date(2026, 5, 10))
 D1, D2 = SHAPE.last_day - dt.timedelta(days=1), SHAPE.last_day
 PERSONAL = sorted({name for dataset in DATASETS.values() for name in dataset.personal})
 
