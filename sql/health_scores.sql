@@ -1,7 +1,8 @@
 -- Measure values -> dimension scores -> health score, tier and flags for $as_of, written
 -- over the rows of that date in mart.health_measures and mart.account_health.
 -- Reads: scored_accounts (health_inputs.sql), measure_values (assets/health.py:
--- measure_values_sql, from usage_rollups.sql and sql/measures/) and the scorecard config
+-- measure_values_sql, from usage_rollups.sql and sql/measures/: one row per scored
+-- account and measure of its scorecard, a missing value NULL) and the scorecard config
 -- tables scorecard_measures, scorecard_bands, scorecard_tiers,
 -- scorecard_settings (assets/health.py). exact_sum (sql/session_macros.sql) adds the
 -- weights, contributions and completeness shares: a score at x.x5 rounds the same way in
@@ -33,21 +34,18 @@ GROUP BY ALL;
 CREATE OR REPLACE TEMP TABLE scored_measures AS
 WITH valued AS (
     SELECT
-        account.account_id,
-        account.scorecard,
+        measured.account_id,
+        measured.scorecard,
         config.dimension,
         config.dimension_weight,
-        config.measure,
+        measured.measure,
         config.measure_weight,
         measured.raw_value,
         CASE WHEN config.banded THEN banded.points / 100 ELSE measured.value END AS value,
         banded.band
-    FROM scored_accounts AS account
-    JOIN scorecard_measures AS config USING (scorecard)
-    LEFT JOIN measure_values AS measured
-      ON measured.account_id = account.account_id AND measured.measure = config.measure
-    LEFT JOIN measure_bands AS banded
-      ON banded.account_id = account.account_id AND banded.measure = config.measure
+    FROM measure_values AS measured
+    JOIN scorecard_measures AS config USING (scorecard, measure)
+    LEFT JOIN measure_bands AS banded USING (account_id, measure)
 ),
 dimensions AS (
     SELECT
@@ -60,18 +58,26 @@ dimensions AS (
     FROM valued
     GROUP BY account_id, dimension
 ),
+accounts AS (
+    SELECT
+        account_id,
+        exact_sum(dimension_weight) AS dimension_weights,
+        exact_sum(CASE WHEN weight_with_data IS NOT NULL THEN dimension_weight END)
+            AS dimension_weights_with_data,
+        exact_sum(dimension_weight * weight_in_full) AS account_weight
+    FROM dimensions
+    GROUP BY account_id
+),
 reweighted AS (
     SELECT
-        *,
-        CASE WHEN weight_with_data IS NOT NULL THEN
-            dimension_weight * sum(dimension_weight) OVER account
-            / sum(CASE WHEN weight_with_data IS NOT NULL THEN dimension_weight END) OVER account
+        dimensions.*,
+        CASE WHEN dimensions.weight_with_data IS NOT NULL THEN
+            dimensions.dimension_weight * accounts.dimension_weights
+            / accounts.dimension_weights_with_data
         END AS effective_dimension_weight,
-        sum(dimension_weight * weight_in_full) OVER account AS account_weight
+        accounts.account_weight
     FROM dimensions
-    -- In dimension order: the sums add up in the same order in every run.
-    WINDOW account AS (PARTITION BY account_id ORDER BY dimension
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+    JOIN accounts USING (account_id)
 )
 SELECT
     valued.*,
@@ -97,7 +103,8 @@ INSERT INTO mart.health_measures
 SELECT $as_of, account_id, scorecard, dimension, measure, raw_value, value, band, weight,
        effective_weight, contribution
 FROM scored_measures
-ORDER BY account_id, dimension, measure;
+-- One account's rows together: what readers filter on.
+ORDER BY account_id;
 
 DELETE FROM mart.account_health WHERE as_of_date = $as_of;
 

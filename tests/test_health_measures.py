@@ -12,6 +12,7 @@ import itertools
 import pytest
 from conftest import VALID_ROWS, load_all, score, table, work_database, write_delivery
 
+from pipelines.scorecards import scorecards_by_segment
 from schemas.extracts import DATASETS
 
 D = dt.date(2026, 3, 31)
@@ -394,6 +395,44 @@ def test_expansion(scored):
 def test_renewal_budget(scored):
     assert value(scored, "five_dimension", "A1", "renewal_budget") == 1
     assert value(scored, "five_dimension", "A2", "renewal_budget") == 0
+
+
+# --- every measure ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scorecard", ["five_dimension", "four_component"])
+def test_every_measure_gives_one_row_per_scored_account(tmp_path, scorecard):
+    """The weighting (sql/health_scores.sql) starts from the measure values: an account a
+    measure file left out, or gave twice, would lose or double its measure rows. The two
+    shipped scorecards use every measure of the registry between them."""
+    write_book(tmp_path / "extracts", BOOK)
+    connection = work_database(tmp_path / "work.duckdb")
+    load_all(connection, tmp_path / "extracts", D)
+    score(connection, D, scorecard)
+    measures = {
+        measure
+        for card in scorecards_by_segment(scorecard, {}).values()
+        for _, measure, *_ in card.measures()
+    }
+    missing_or_doubled = table(
+        connection,
+        """
+        WITH expected AS (
+            SELECT health.account_id, measure.name AS measure
+            FROM mart.account_health AS health, unnest(?::VARCHAR[]) AS measure(name)
+        ),
+        found AS (
+            SELECT account_id, measure, count(*) AS found_rows
+            FROM mart.health_measures GROUP BY ALL
+        )
+        SELECT * FROM expected FULL JOIN found USING (account_id, measure)
+        WHERE found_rows IS DISTINCT FROM 1""",
+        sorted(measures),
+    )
+    accounts = table(connection, "SELECT count(*) FROM mart.account_health").item()
+    connection.close()
+    assert accounts == 9
+    assert missing_or_doubled.is_empty(), missing_or_doubled
 
 
 # --- five_dimension: the whole score ---------------------------------------------------
