@@ -12,6 +12,12 @@ WHERE as_of_date IN ($as_of, $as_of + 7, $as_of + 30);
 INSERT OR IGNORE INTO main.unpublished_dates
 SELECT 'mart.account_health', as_of_date FROM refreshed_dates;
 
+-- The snapshots `days` before the refreshed dates: read alone, not the whole history.
+CREATE OR REPLACE TEMP MACRO scores_before(days) AS TABLE
+    SELECT as_of_date, account_id, health_score
+    FROM mart.account_health
+    WHERE as_of_date IN (SELECT as_of_date - days FROM refreshed_dates);
+
 CREATE OR REPLACE TEMP TABLE health_deltas AS
 SELECT
     today.as_of_date,
@@ -19,10 +25,10 @@ SELECT
     round(today.health_score - week_before.health_score, 1) AS score_delta_7d,
     round(today.health_score - month_before.health_score, 1) AS score_delta_30d
 FROM mart.account_health AS today
-LEFT JOIN mart.account_health AS week_before
+LEFT JOIN scores_before(7) AS week_before
   ON week_before.account_id = today.account_id
  AND week_before.as_of_date = today.as_of_date - 7
-LEFT JOIN mart.account_health AS month_before
+LEFT JOIN scores_before(30) AS month_before
   ON month_before.account_id = today.account_id
  AND month_before.as_of_date = today.as_of_date - 30
 WHERE today.as_of_date IN (SELECT as_of_date FROM refreshed_dates);
@@ -34,7 +40,7 @@ CREATE OR REPLACE TEMP TABLE health_drivers AS
 WITH accounts AS (
     SELECT today.as_of_date, today.account_id, month_before.account_id IS NOT NULL AS compared
     FROM mart.account_health AS today
-    LEFT JOIN mart.account_health AS month_before
+    LEFT JOIN scores_before(30) AS month_before
       ON month_before.account_id = today.account_id
      AND month_before.as_of_date = today.as_of_date - 30
     WHERE today.as_of_date IN (SELECT as_of_date FROM refreshed_dates)
