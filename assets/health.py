@@ -141,13 +141,12 @@ def usage_days(by_segment: dict[str, Scorecard]) -> int:
 
 def measure_values_sql(by_segment: dict[str, Scorecard], delivered: set[str]) -> str:
     """One query for every measure of every scorecard in use, each kept for the
-    accounts of its scorecard (all of them when one scorecard is in use). A measure
-    whose dataset was never delivered is missing.
-    Each measure file selects from scored_accounts, one row per account (a test holds
-    every file to it): the weighting starts from these rows."""
-    scorecards = {scorecard.name: scorecard for scorecard in by_segment.values()}
+    accounts of its scorecard (one semi-join over all of them). A measure whose dataset
+    was never delivered is missing. Each measure file selects from scored_accounts, one
+    row per account (a test holds every file to it): the weighting starts from these
+    rows."""
     parts = []
-    for scorecard in scorecards.values():
+    for scorecard in {scorecard.name: scorecard for scorecard in by_segment.values()}.values():
         for _, measure, _, _, config in scorecard.measures():
             definition = MEASURES[measure]
             if set(definition.datasets) <= delivered:
@@ -157,21 +156,17 @@ def measure_values_sql(by_segment: dict[str, Scorecard], delivered: set[str]) ->
                 )
             else:
                 query = "SELECT account_id, NULL AS raw_value, NULL AS value FROM scored_accounts"
-            part = (
+            parts.append(
                 f"SELECT '{scorecard.name}' AS scorecard, account_id, '{measure}' AS measure, "
                 "CAST(raw_value AS DOUBLE) AS raw_value, CAST(value AS DOUBLE) AS value\n"
                 f"FROM (\n{query}\n) AS measured"
             )
-            if len(scorecards) > 1:
-                part += (
-                    "\nWHERE account_id IN (SELECT account_id FROM scored_accounts "
-                    f"WHERE scorecard = '{scorecard.name}')"
-                )
-            parts.append(part)
     return (
         "CREATE OR REPLACE TEMP TABLE measure_values AS\n"
         + sql.load("usage_rollups", usage_days=str(usage_days(by_segment)))
+        + "SELECT measured.* FROM (\n"
         + "\nUNION ALL\n".join(parts)
+        + "\n) AS measured\nSEMI JOIN scored_accounts USING (account_id, scorecard)"
     )
 
 

@@ -7,7 +7,7 @@
 -- $previous, when not NULL, is an earlier as-of date whose rows are kept: those of
 -- $as_of are its rows with the rows it lacks, of the deliveries after it and of the
 -- days after it in the deliveries up to it. Accounts are not filtered here: the
--- readers keep the known ones.
+-- measures keep the scored ones.
 
 DELETE FROM rollup.{table} WHERE as_of_date = $as_of;
 
