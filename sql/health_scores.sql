@@ -5,12 +5,16 @@
 -- account and measure of its scorecard, a missing value NULL) and the scorecard config
 -- tables scorecard_measures, scorecard_bands, scorecard_tiers,
 -- scorecard_settings (assets/health.py). exact_sum (sql/session_macros.sql) adds the
--- weights, contributions and completeness shares: a score at x.x5 rounds the same way in
--- every run.
+-- weights and contributions: a score at x.x5 rounds the same way in every run.
 --
 -- Missing data (health-scores contract): a missing measure is dropped and the others of
 -- its dimension keep their relative weights; a dimension left with no measure is dropped
 -- and its weight is spread over the others in proportion to their weights.
+--
+-- The measure rows are written first and the account row is added up from them: a
+-- dimension's score is the sum of its measures' contributions, which is its weight times
+-- the weighted mean of its measures, the health score their sum, and the completeness the
+-- share of the weight whose measure has a value.
 
 -- Banded measures: the first band, top to bottom, whose bound holds for raw_value.
 CREATE OR REPLACE TEMP TABLE measure_bands AS
@@ -31,7 +35,13 @@ WHERE measured.raw_value IS NOT NULL
         ELSE true END
 GROUP BY ALL;
 
-CREATE OR REPLACE TEMP TABLE scored_measures AS
+-- The publish copies only the dates marked here (assets/publish.py).
+INSERT OR IGNORE INTO main.unpublished_dates
+VALUES ('mart.health_measures', $as_of), ('mart.account_health', $as_of);
+
+DELETE FROM mart.health_measures WHERE as_of_date = $as_of;
+
+INSERT INTO mart.health_measures
 WITH valued AS (
     SELECT
         measured.account_id,
@@ -52,9 +62,7 @@ dimensions AS (
         account_id,
         dimension,
         any_value(dimension_weight) AS dimension_weight,
-        exact_sum(CASE WHEN value IS NOT NULL THEN measure_weight END) AS weight_with_data,
-        exact_sum(measure_weight * value) / weight_with_data AS mean_value,
-        exact_sum(measure_weight) AS weight_in_full
+        exact_sum(CASE WHEN value IS NOT NULL THEN measure_weight END) AS weight_with_data
     FROM valued
     GROUP BY account_id, dimension
 ),
@@ -63,8 +71,7 @@ accounts AS (
         account_id,
         exact_sum(dimension_weight) AS dimension_weights,
         exact_sum(CASE WHEN weight_with_data IS NOT NULL THEN dimension_weight END)
-            AS dimension_weights_with_data,
-        exact_sum(dimension_weight * weight_in_full) AS account_weight
+            AS dimension_weights_with_data
     FROM dimensions
     GROUP BY account_id
 ),
@@ -74,56 +81,61 @@ reweighted AS (
         CASE WHEN dimensions.weight_with_data IS NOT NULL THEN
             dimensions.dimension_weight * accounts.dimension_weights
             / accounts.dimension_weights_with_data
-        END AS effective_dimension_weight,
-        accounts.account_weight
+        END AS effective_dimension_weight
     FROM dimensions
     JOIN accounts USING (account_id)
 )
 SELECT
-    valued.*,
+    $as_of, valued.account_id, valued.scorecard, valued.dimension, valued.measure,
+    valued.raw_value, valued.value, valued.band,
     valued.dimension_weight * valued.measure_weight AS weight,
     CASE WHEN valued.value IS NULL THEN 0.0
          ELSE reweighted.effective_dimension_weight * valued.measure_weight
               / reweighted.weight_with_data END AS effective_weight,
-    effective_weight * coalesce(valued.value, 0.0) AS contribution,
-    reweighted.effective_dimension_weight * reweighted.mean_value AS dimension_score,
-    CASE WHEN valued.value IS NOT NULL THEN
-        valued.dimension_weight * valued.measure_weight / reweighted.account_weight
-    ELSE 0.0 END AS completeness_share
+    effective_weight * coalesce(valued.value, 0.0) AS contribution
 FROM valued
-JOIN reweighted USING (account_id, dimension);
-
--- The publish copies only the dates marked here (assets/publish.py).
-INSERT OR IGNORE INTO main.unpublished_dates
-VALUES ('mart.health_measures', $as_of), ('mart.account_health', $as_of);
-
-DELETE FROM mart.health_measures WHERE as_of_date = $as_of;
-
-INSERT INTO mart.health_measures
-SELECT $as_of, account_id, scorecard, dimension, measure, raw_value, value, band, weight,
-       effective_weight, contribution
-FROM scored_measures
+JOIN reweighted USING (account_id, dimension)
 -- One account's rows together: what readers filter on.
-ORDER BY account_id;
+ORDER BY valued.account_id;
 
 DELETE FROM mart.account_health WHERE as_of_date = $as_of;
 
 INSERT INTO mart.account_health
-WITH totals AS (
+-- A dropped measure has value NULL (contribution 0): dropped from its dimension's score,
+-- which is NULL when the whole dimension is dropped, and from the weight with data.
+WITH measured AS (
+    SELECT
+        account_id,
+        dimension,
+        contribution,
+        weight,
+        CASE WHEN value IS NOT NULL THEN contribution END AS scored_contribution,
+        CASE WHEN value IS NOT NULL THEN weight ELSE 0.0 END AS weight_with_data
+    FROM mart.health_measures
+    WHERE as_of_date = $as_of
+),
+totals AS (
     SELECT
         account_id,
         round(exact_sum(contribution), 1) AS health_score,
-        round(exact_sum(completeness_share), 6) AS data_completeness,
-        max(dimension_score) FILTER (WHERE dimension = 'usage') AS usage_score,
-        max(dimension_score) FILTER (WHERE dimension = 'engagement') AS engagement_score,
-        max(dimension_score) FILTER (WHERE dimension = 'support') AS support_score,
-        max(dimension_score) FILTER (WHERE dimension = 'satisfaction') AS satisfaction_score,
-        max(dimension_score) FILTER (WHERE dimension = 'financial') AS financial_score,
-        max(dimension_score) FILTER (WHERE dimension = 'product_engagement')
+        round(exact_sum(weight_with_data) / exact_sum(weight), 6) AS data_completeness,
+        exact_sum(CASE WHEN dimension = 'usage' THEN scored_contribution END)
+            AS usage_score,
+        exact_sum(CASE WHEN dimension = 'engagement' THEN scored_contribution END)
+            AS engagement_score,
+        exact_sum(CASE WHEN dimension = 'support' THEN scored_contribution END)
+            AS support_score,
+        exact_sum(CASE WHEN dimension = 'satisfaction' THEN scored_contribution END)
+            AS satisfaction_score,
+        exact_sum(CASE WHEN dimension = 'financial' THEN scored_contribution END)
+            AS financial_score,
+        exact_sum(CASE WHEN dimension = 'product_engagement' THEN scored_contribution END)
             AS product_engagement_score,
-        max(dimension_score) FILTER (WHERE dimension = 'relationship') AS relationship_score,
-        max(dimension_score) FILTER (WHERE dimension = 'sentiment') AS sentiment_score
-    FROM scored_measures
+        exact_sum(CASE WHEN dimension = 'relationship' THEN scored_contribution END)
+            AS relationship_score,
+        exact_sum(CASE WHEN dimension = 'sentiment' THEN scored_contribution END)
+            AS sentiment_score
+    FROM measured
     GROUP BY account_id
 ),
 tiered AS (
