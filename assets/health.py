@@ -25,13 +25,22 @@ from dagster import (
 )
 
 import sql
-from assets.core import update_last_days
+from assets.core import CORE_ORDER, update_last_days
 from assets.ingest import invariant_check, markdown_table
 from pipelines.resources import Warehouse
 from pipelines.scorecards import MEASURES, Scorecard
 
 ACCOUNT_HEALTH = AssetKey(["mart", "account_health"])
 HEALTH_MEASURES = AssetKey(["mart", "health_measures"])
+
+# The core tables scoring reads: the accounts, the subscriptions (ARR, churn) and every
+# dataset a measure reads. Dagster looks up each one's latest run when the step starts.
+SCORED_FROM = [
+    AssetKey(["core", name])
+    for name in CORE_ORDER
+    if name in {"crm_accounts", "billing_subscriptions"}
+    or any(name in measure.datasets for measure in MEASURES.values())
+]
 
 
 def config_frames(by_segment: dict[str, Scorecard]) -> dict[str, pl.DataFrame]:
@@ -226,11 +235,11 @@ def score_problems(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.
     ).pl()
 
 
-def build_health_asset(partitions_def: PartitionsDefinition, upstream: list[AssetKey]):
+def build_health_asset(partitions_def: PartitionsDefinition):
     specs = [
         AssetSpec(
             ACCOUNT_HEALTH,
-            deps=upstream,
+            deps=SCORED_FROM,
             group_name="health",
             kinds={"duckdb", "sql"},
             description="One row per scored account per as-of date: health score, "
@@ -238,7 +247,7 @@ def build_health_asset(partitions_def: PartitionsDefinition, upstream: list[Asse
         ),
         AssetSpec(
             HEALTH_MEASURES,
-            deps=upstream,
+            deps=SCORED_FROM,
             group_name="health",
             kinds={"duckdb", "sql"},
             description="Every measure behind every score: raw value, 0..1 value, "

@@ -67,7 +67,7 @@ def build_definitions(
     partitions = partitions_for(settings.partitions_start, include_date)
     ingest = build_ingest_assets(partitions)
     core = build_core_asset(partitions)
-    health = build_health_asset(partitions, [AssetKey(["core", name]) for name in CORE_ORDER])
+    health = build_health_asset(partitions)
     retention = build_retention_asset(partitions)
     operations = build_operations_asset(
         partitions,
