@@ -377,6 +377,9 @@ def bench_size(accounts: int, args: argparse.Namespace, results: dict, save) -> 
                 "median_later_run_s": statistics.median(seconds[1:]) if seconds[1:] else None,
                 "max_later_run_s": max(seconds[1:]) if seconds[1:] else None,
                 "run_s": {run["partition"]: run["run_s"] for run in backfill_runs},
+                "later_scoring_s": [
+                    scoring_seconds(step_breakdown(run)["steps"])[1] for run in backfill_runs[1:]
+                ],
                 "first_run_steps": step_breakdown(backfill_runs[0])["steps"],
                 "last_run_steps": step_breakdown(backfill_runs[-1])["steps"],
             }
@@ -417,6 +420,22 @@ def comparison(entry: dict) -> dict:
         found["scoring_vs_reference"] = round(scoring / reference["query_s"], 2)
     if scoring and single.get("query_s"):
         found["scoring_vs_single_pass"] = round(scoring / single["query_s"], 2)
+    # One nightly step is one sample; the backfill's later dates give thirty of nearly the
+    # same work, a steadier figure than one run on a machine whose speed wanders.
+    later = [
+        seconds for seconds in entry.get("backfill_runs", {}).get("later_scoring_s", []) if seconds
+    ]
+    if later:
+        found["backfill_scoring_s"] = {
+            "runs": len(later),
+            "median": statistics.median(later),
+            "min": min(later),
+            "max": max(later),
+        }
+        if single.get("query_s"):
+            found["backfill_scoring_median_vs_single_pass"] = round(
+                statistics.median(later) / single["query_s"], 2
+            )
     return found
 
 
@@ -534,6 +553,16 @@ def print_comparison(results: dict) -> None:
             f"{number('scoring_vs_single_pass', 9)} {verdict(single_met):<8} "
             f"{differ:,} of {compared:,} values differ"
         )
+    for entry in results["sizes"].values():
+        found = entry.get("comparison", {})
+        later = found.get("backfill_scoring_s")
+        if later:
+            print(
+                f"  {entry['accounts']:>8,}: the scoring step of the backfill's {later['runs']} "
+                f"later runs: median {later['median']:.2f} s ({later['min']:.2f}-"
+                f"{later['max']:.2f}), "
+                f"{found.get('backfill_scoring_median_vs_single_pass', '-')}x the single pass"
+            )
     for entry in results["sizes"].values():
         found = entry.get("comparison", {})
         events, user_days = found.get("single_pass_events"), found.get("rollup_user_days")
