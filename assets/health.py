@@ -34,7 +34,8 @@ ACCOUNT_HEALTH = AssetKey(["mart", "account_health"])
 HEALTH_MEASURES = AssetKey(["mart", "health_measures"])
 
 # The core tables scoring reads: the accounts, the subscriptions (ARR, churn) and every
-# dataset a measure reads. Dagster looks up each one's latest run when the step starts.
+# dataset a measure reads. Dagster looks up each one's latest materialisation when the
+# step starts.
 SCORED_FROM = [
     AssetKey(["core", name])
     for name in CORE_ORDER

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 from dagster import AssetKey
 
+import sql
 from pipelines.definitions import defs
 from pipelines.jobs import NIGHTLY_JOB, build_definitions, partitions_for
 from schemas.extracts import DATASETS
@@ -79,3 +82,22 @@ def test_partitions_stretch_to_hold_any_as_of_date():
         later.isoformat() in partitions_for(dt.date(2026, 1, 1), include=later).get_partition_keys()
     )
     assert build_definitions(include_date=dt.date(2017, 3, 1)) is not None
+
+
+def test_scoring_depends_on_every_core_table_its_sql_reads_and_no_other():
+    """The health assets' lineage is the core tables named in the scoring SQL (the
+    usage rollups are kept from core.product_events; known_accounts from crm_accounts)."""
+    folder = Path(sql.__file__).parent
+    files = [
+        folder / f"{name}.sql"
+        for name in ("health_inputs", "core_macros", "usage_rollups", "health_scores")
+    ] + sorted((folder / "measures").glob("*.sql"))
+    text = "\n".join(path.read_text() for path in files)
+    read = set(re.findall(r"\bcore\.(\w+)", text)) - {"dataset_status"}
+    read = {"crm_accounts" if name == "known_accounts" else name for name in read}
+    if re.search(r"\brollup\.\w+", text):
+        read.add("product_events")
+    graph = defs.get_repository_def().asset_graph
+    for key in (AssetKey(["mart", "account_health"]), AssetKey(["mart", "health_measures"])):
+        deps = {parent.path[1] for parent in graph.get(key).parent_keys}
+        assert deps == read
