@@ -102,7 +102,7 @@ DELETE FROM mart.account_health WHERE as_of_date = $as_of;
 
 INSERT INTO mart.account_health
 -- A dropped measure has value NULL (contribution 0): dropped from its dimension's score,
--- which is NULL when the whole dimension is dropped, and from the weight with data.
+-- which is NULL when the whole dimension is dropped, and from the weight with a value.
 WITH measured AS (
     SELECT
         account_id,
@@ -110,7 +110,7 @@ WITH measured AS (
         contribution,
         weight,
         CASE WHEN value IS NOT NULL THEN contribution END AS scored_contribution,
-        CASE WHEN value IS NOT NULL THEN weight ELSE 0.0 END AS weight_with_data
+        CASE WHEN value IS NOT NULL THEN weight ELSE 0.0 END AS weight_with_value
     FROM mart.health_measures
     WHERE as_of_date = $as_of
 ),
@@ -118,7 +118,7 @@ totals AS (
     SELECT
         account_id,
         round(exact_sum(contribution), 1) AS health_score,
-        round(exact_sum(weight_with_data) / exact_sum(weight), 6) AS data_completeness,
+        round(exact_sum(weight_with_value) / exact_sum(weight), 6) AS data_completeness,
         exact_sum(CASE WHEN dimension = 'usage' THEN scored_contribution END)
             AS usage_score,
         exact_sum(CASE WHEN dimension = 'engagement' THEN scored_contribution END)
