@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/e2e.py [--sizes 1000 5000 20000] [--days 120]
                                        [--backfill-days 30] [--json PATH]
                                        [--phases backfill nightly compare cold]
-                                       [--timeout SECONDS]
+                                       [--nightly-repeats N] [--timeout SECONDS]
 
 Each book is generated once with the demo generator (`make_book` of benchmarks/ingest.py,
 last day END, about 2.4k product events per account) into benchmarks/.cache/ (git-ignored)
@@ -26,6 +26,9 @@ own (os.wait4 on that child):
                                 D that reads account_id, user_id, event_name and occurred_at
                                 and aggregates trivially (the floor for the usage measures);
   cold        - `cshealth run --as-of D` on a fresh, empty warehouse.
+--nightly-repeats N runs nightly (and compare after it) N times, each on the backfilled
+warehouse as the backfill left it (a copy kept beside it, put back before each repeat):
+one nightly step is one sample on a machine whose speed wanders, N give a median.
 Work folders: benchmarks/.cache/e2e/<accounts>/{nightly,cold}/, each with its own
 DAGSTER_HOME (a copy of dagster.yaml, storage under it). A failed `cshealth run` is shown
 (its stderr's last lines) and marked failed in the JSON; the next phase runs anyway.
@@ -233,13 +236,15 @@ def measure(command: list[str], env: dict, logs: Path, name: str, timeout: float
     return figures
 
 
-def json_phase(name: str, options: list[str], env: dict, logs: Path) -> dict:
+def json_phase(
+    name: str, options: list[str], env: dict, logs: Path, log_name: str | None = None
+) -> dict:
     """A child phase of this script: its process figures and the JSON it printed."""
     figures = measure(
         [sys.executable, str(Path(__file__).resolve()), "--phase", name, *options],
         env,
         logs,
-        name,
+        log_name or name,
         None,
     )
     if figures["ok"]:
@@ -263,8 +268,33 @@ class Warehouse:
 
     def reset(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self.kept, ignore_errors=True)
         self.dagster_home.mkdir(parents=True)
         shutil.copy(REPO_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
+
+    @property
+    def kept(self) -> Path:
+        return self.folder.with_name(self.folder.name + ".kept")
+
+    def keep(self) -> None:
+        """Copy everything but the logs aside, to be put back by `restore`. The copy
+        goes back to the same path: the databases name their files by absolute path."""
+        shutil.rmtree(self.kept, ignore_errors=True)
+        shutil.copytree(self.folder, self.kept, ignore=shutil.ignore_patterns("logs"))
+
+    def restore(self) -> None:
+        for path in self.folder.iterdir():
+            if path == self.logs:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        for path in self.kept.iterdir():
+            if path.is_dir():
+                shutil.copytree(path, self.folder / path.name)
+            else:
+                shutil.copy2(path, self.folder / path.name)
 
     def env(self) -> dict:
         env = {
@@ -320,6 +350,23 @@ def scoring_seconds(steps: dict) -> tuple[str | None, float | None]:
     return "+".join(keys), round(sum(steps[key] or 0 for key in keys), 3)
 
 
+def backfill_summary(backfill_runs: list[dict]) -> dict:
+    seconds = [run["run_s"] for run in backfill_runs if run["run_s"] is not None]
+    return {
+        "runs": len(backfill_runs),
+        "failed": sum(run["status"] != "SUCCESS" for run in backfill_runs),
+        "first_run_s": backfill_runs[0]["run_s"],
+        "median_later_run_s": statistics.median(seconds[1:]) if seconds[1:] else None,
+        "max_later_run_s": max(seconds[1:]) if seconds[1:] else None,
+        "run_s": {run["partition"]: run["run_s"] for run in backfill_runs},
+        "later_scoring_s": [
+            scoring_seconds(step_breakdown(run)["steps"])[1] for run in backfill_runs[1:]
+        ],
+        "first_run_steps": step_breakdown(backfill_runs[0])["steps"],
+        "last_run_steps": step_breakdown(backfill_runs[-1])["steps"],
+    }
+
+
 def bench_size(accounts: int, args: argparse.Namespace, results: dict, save) -> None:
     day = END
     first = day - dt.timedelta(days=args.backfill_days)
@@ -357,35 +404,39 @@ def bench_size(accounts: int, args: argparse.Namespace, results: dict, save) -> 
         figures["seconds_per_day"] = round(figures["wall_s"] / args.backfill_days, 2)
         phases["backfill"] = figures
         save()
-    if "nightly" in args.phases:
-        print(f"  nightly {day} on top ...")
-        phases["nightly"] = nightly.run("nightly", ["--as-of", str(day)], args.timeout)
-        save()
-    if "compare" in args.phases:
-        print("  steps, reference query and single pass on the nightly warehouse ...")
-        runs = nightly.runs()
-        by_day = [run for run in runs if run["partition"] == str(day)]
-        if by_day:
-            entry["nightly_steps"] = step_breakdown(by_day[-1])
-        backfill_runs = [run for run in runs if run["partition"] != str(day)]
-        if backfill_runs:
-            seconds = [run["run_s"] for run in backfill_runs if run["run_s"] is not None]
-            entry["backfill_runs"] = {
-                "runs": len(backfill_runs),
-                "failed": sum(run["status"] != "SUCCESS" for run in backfill_runs),
-                "first_run_s": backfill_runs[0]["run_s"],
-                "median_later_run_s": statistics.median(seconds[1:]) if seconds[1:] else None,
-                "max_later_run_s": max(seconds[1:]) if seconds[1:] else None,
-                "run_s": {run["partition"]: run["run_s"] for run in backfill_runs},
-                "later_scoring_s": [
-                    scoring_seconds(step_breakdown(run)["steps"])[1] for run in backfill_runs[1:]
-                ],
-                "first_run_steps": step_breakdown(backfill_runs[0])["steps"],
-                "last_run_steps": step_breakdown(backfill_runs[-1])["steps"],
+        if args.nightly_repeats > 1:
+            nightly.keep()
+    repeats = args.nightly_repeats if "nightly" in args.phases else 0
+    entry["nightly_repeats"] = []
+    for repeat in range(1, repeats + 1):
+        suffix = f"-{repeat}" if repeats > 1 else ""
+        if repeat > 1:
+            nightly.restore()
+        print(f"  nightly {day} on top{f' ({repeat} of {repeats})' if repeats > 1 else ''} ...")
+        figures = nightly.run(f"nightly{suffix}", ["--as-of", str(day)], args.timeout)
+        sample = {"wall_s": figures["wall_s"], "peak_rss_gb": figures["peak_rss_gb"]}
+        if repeat == 1:
+            phases["nightly"] = figures
+        if "compare" in args.phases:
+            print("  steps, reference query and single pass on the nightly warehouse ...")
+            runs = nightly.runs()
+            by_day = [run for run in runs if run["partition"] == str(day)]
+            steps = step_breakdown(by_day[-1]) if by_day else {}
+            sample["scoring_s"] = scoring_seconds(steps.get("steps", {}))[1]
+            options = ["--database", str(nightly.work_db), "--as-of", str(day)]
+            compared = {
+                name: json_phase(name, options, nightly.env(), nightly.logs, name + suffix)
+                for name in ("reference", "single_pass")
             }
-        options = ["--database", str(nightly.work_db), "--as-of", str(day)]
-        for name in ("reference", "single_pass"):
-            phases[name] = json_phase(name, options, nightly.env(), nightly.logs)
+            for name, found in compared.items():
+                sample[f"{name}_s"] = found.get("result", {}).get("query_s")
+            if repeat == 1:
+                entry["nightly_steps"] = steps
+                phases.update(compared)
+                backfill_runs = [run for run in runs if run["partition"] != str(day)]
+                if backfill_runs:
+                    entry["backfill_runs"] = backfill_summary(backfill_runs)
+        entry["nightly_repeats"].append(sample)
         save()
     if "cold" in args.phases:
         cold = Warehouse(WORK / str(accounts) / "cold", book)
@@ -436,6 +487,26 @@ def comparison(entry: dict) -> dict:
             found["backfill_scoring_median_vs_single_pass"] = round(
                 statistics.median(later) / single["query_s"], 2
             )
+    # Each repeated nightly run against its own single pass and reference query.
+    samples = [
+        sample
+        for sample in entry.get("nightly_repeats", [])
+        if sample.get("scoring_s") and sample.get("single_pass_s") and sample.get("reference_s")
+    ]
+    if len(samples) > 1:
+        vs_single = [sample["scoring_s"] / sample["single_pass_s"] for sample in samples]
+        vs_reference = [sample["scoring_s"] / sample["reference_s"] for sample in samples]
+        found["nightly_repeats"] = {
+            "runs": len(samples),
+            "scoring_s": [sample["scoring_s"] for sample in samples],
+            "single_pass_s": [sample["single_pass_s"] for sample in samples],
+            "nightly_wall_s": [sample["wall_s"] for sample in samples],
+            "scoring_vs_single_pass": [round(ratio, 2) for ratio in vs_single],
+            "median_scoring_vs_single_pass": round(statistics.median(vs_single), 2),
+            "max_scoring_vs_single_pass": round(max(vs_single), 2),
+            "median_scoring_vs_reference": round(statistics.median(vs_reference), 2),
+            "max_scoring_vs_reference": round(max(vs_reference), 2),
+        }
     return found
 
 
@@ -564,6 +635,20 @@ def print_comparison(results: dict) -> None:
                 f"{found.get('backfill_scoring_median_vs_single_pass', '-')}x the single pass"
             )
     for entry in results["sizes"].values():
+        repeats = entry.get("comparison", {}).get("nightly_repeats")
+        if repeats:
+            print(
+                f"  {entry['accounts']:>8,}: {repeats['runs']} nightly runs from the same "
+                f"backfilled warehouse: scoring step {min(repeats['scoring_s']):.2f}-"
+                f"{max(repeats['scoring_s']):.2f} s, single pass "
+                f"{min(repeats['single_pass_s']):.2f}-{max(repeats['single_pass_s']):.2f} s; "
+                f"scoring vs single pass median {repeats['median_scoring_vs_single_pass']}x "
+                f"(max {repeats['max_scoring_vs_single_pass']}x), vs reference median "
+                f"{repeats['median_scoring_vs_reference']}x "
+                f"(max {repeats['max_scoring_vs_reference']}x); nightly run "
+                f"{min(repeats['nightly_wall_s']):.1f}-{max(repeats['nightly_wall_s']):.1f} s"
+            )
+    for entry in results["sizes"].values():
         found = entry.get("comparison", {})
         events, user_days = found.get("single_pass_events"), found.get("rollup_user_days")
         if events and user_days:
@@ -620,6 +705,12 @@ def main() -> None:
         help="nightly needs backfill, compare needs nightly (default: all)",
     )
     parser.add_argument(
+        "--nightly-repeats",
+        type=int,
+        default=1,
+        help="run nightly (and compare) this many times, each on the backfilled warehouse",
+    )
+    parser.add_argument(
         "--timeout", type=float, help="kill a `cshealth run` after this many seconds"
     )
     parser.add_argument("--phase", choices=["reference", "single_pass", "events"])
@@ -640,6 +731,8 @@ def main() -> None:
         parser.error("--phases: nightly needs backfill (it runs on the backfilled warehouse)")
     if "compare" in args.phases and "nightly" not in args.phases:
         parser.error("--phases: compare needs nightly")
+    if args.nightly_repeats < 1:
+        parser.error("--nightly-repeats must be >= 1")
     if args.backfill_days < 1 or args.days <= args.backfill_days:
         parser.error("--backfill-days must be >= 1 and below --days")
 
