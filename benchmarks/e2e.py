@@ -281,6 +281,7 @@ class Warehouse:
         goes back to the same path: the databases name their files by absolute path."""
         shutil.rmtree(self.kept, ignore_errors=True)
         shutil.copytree(self.folder, self.kept, ignore=shutil.ignore_patterns("logs"))
+        os.sync()  # the copy's gigabytes written out now, not during the next run
 
     def restore(self) -> None:
         for path in self.folder.iterdir():
@@ -295,6 +296,7 @@ class Warehouse:
                 shutil.copytree(path, self.folder / path.name)
             else:
                 shutil.copy2(path, self.folder / path.name)
+        os.sync()
 
     def env(self) -> dict:
         env = {
