@@ -167,12 +167,14 @@ def build_operations(
     return latest
 
 
-def operations_problems(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def operations_problems(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
     """Rows that break the work lists' invariants (there should be none): ranks not 1..n,
     a scored account missing from the risk register, a renewal confidence outside
     0..100, an episode cleared before it was raised, or two open episodes of one alert
-    type for an account."""
-    return connection.sql("""
+    type for an account. The register holds its date's accounts; an empty one was built
+    for `as_of`, a date on which no account was scored."""
+    return connection.sql(
+        """
         SELECT 'risk_register' AS mart, account_id, 'rank not 1..n' AS problem
         FROM mart.risk_register
         QUALIFY rank <> row_number() OVER (ORDER BY rank)
@@ -180,7 +182,7 @@ def operations_problems(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         SELECT 'risk_register', health.account_id, 'scored account missing'
         FROM mart.account_health AS health
         WHERE health.as_of_date = coalesce((SELECT max(as_of_date) FROM mart.risk_register),
-                                           (SELECT max(as_of_date) FROM mart.account_health))
+                                           $as_of)
           AND health.account_id NOT IN (SELECT account_id FROM mart.risk_register)
         UNION ALL
         SELECT 'renewal_pipeline', account_id, 'confidence outside 0..100'
@@ -192,7 +194,9 @@ def operations_problems(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         SELECT 'health_alerts', account_id, 'two open episodes of ' || alert_type
         FROM mart.health_alerts WHERE cleared_on IS NULL
         GROUP BY account_id, alert_type HAVING count(*) > 1
-        ORDER BY ALL LIMIT 20""").pl()
+        ORDER BY ALL LIMIT 20""",
+        params={"as_of": as_of},
+    ).pl()
 
 
 def build_operations_asset(partitions_def: PartitionsDefinition, upstream: list[AssetKey]):
@@ -271,7 +275,7 @@ def build_operations_asset(partitions_def: PartitionsDefinition, upstream: list[
                 "FROM mart.portfolio_kpis WHERE as_of_date = ? AND group_by = 'all'",
                 params=[as_of],
             ).pl()
-            problems = operations_problems(connection)
+            problems = operations_problems(connection, as_of)
         extra = {
             "health_alerts": {"raised_today": MetadataValue.md(markdown_table(alerts))},
             "risk_register": {"top_10": MetadataValue.md(markdown_table(top))},

@@ -328,9 +328,9 @@ def test_the_risk_register_ranks_the_latest_date(connection, extracts):
     assert register[4]["open_alerts"] == [] and register[4]["onboarding_flags"] == []
     assert worst["days_to_renewal"] == (dt.date(2027, 1, 1) - d2).days
 
-    assert operations_problems(connection).is_empty()
+    assert operations_problems(connection, d2).is_empty()
     connection.execute("DELETE FROM mart.risk_register WHERE account_id = 'C'")
-    problems = operations_problems(connection)["problem"].to_list()
+    problems = operations_problems(connection, d2)["problem"].to_list()
     assert "scored account missing" in problems and "rank not 1..n" in problems
 
     # A backfill of an older date leaves the work list alone.
