@@ -9,6 +9,7 @@ rules of the contract lazily, so every rule a row breaks is reported.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import gzip
 import hashlib
 import io
@@ -22,7 +23,7 @@ import numpy as np
 import pandera.errors as pandera_errors
 import polars as pl
 
-from schemas.extracts import DELIVERY_DATE, Dataset
+from schemas.extracts import DATASETS, DELIVERY_DATE, Dataset
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz")
 DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -134,6 +135,27 @@ def find_deliveries(
             deliveries.append(Delivery(dataset, date, path))
             unread += stray_paths(path)
     return deliveries, unread
+
+
+def strays_beside_datasets(extracts_dir: Path, dataset: str) -> list[tuple[Path, str]]:
+    """What the extracts folder holds besides the dataset folders, each with why, for
+    the dataset whose name it is nearest to (a misspelled `support_ticket/` for
+    support_tickets); what is like no dataset for crm_accounts, which every run reads."""
+    if not extracts_dir.is_dir():
+        return []
+    strays = []
+    for path in sorted(p for p in extracts_dir.iterdir() if not is_hidden(p)):
+        if path.name in DATASETS:
+            continue
+        nearest = difflib.get_close_matches(path.name.lower(), DATASETS, n=1, cutoff=0.6)
+        if (nearest[0] if nearest else "crm_accounts") != dataset:
+            continue
+        where = "not a dataset folder" if path.is_dir() else "not in a dataset folder"
+        if nearest:
+            strays.append((path, f"{where} (did you mean {nearest[0]}/?)"))
+        else:
+            strays.append((path, f"{where} (the datasets: {', '.join(DATASETS)})"))
+    return strays
 
 
 def stray_paths(folder: Path) -> list[tuple[Path, str]]:

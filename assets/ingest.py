@@ -40,6 +40,7 @@ from assets.deliveries import (
     key_hash,
     parse_deliveries,
     shown,
+    strays_beside_datasets,
 )
 from pipelines.resources import Warehouse, lake_dir_for
 from pipelines.settings import PipelineSettings
@@ -143,6 +144,7 @@ def load_dataset(
     folder = ensure_raw_view(connection, dataset)
     report = LoadReport(dataset.name, as_of, run_id)
     deliveries, unread = find_deliveries(extracts_dir, dataset.name, as_of)
+    unread += strays_beside_datasets(extracts_dir, dataset.name)
     report.delivered = bool(deliveries)
     report.not_read = _record_unread(connection, dataset, unread, run_id)
     salt = "|".join(settings.plan_tiers)

@@ -495,6 +495,39 @@ def test_files_that_are_never_read_are_said(extracts, connection):
     assert table(connection, "SELECT count(*) AS n FROM raw.support_tickets")["n"][0] == 1
 
 
+def test_what_the_extracts_folder_holds_besides_the_datasets_is_said(extracts, connection):
+    """A misspelled dataset folder is said under the dataset it resembles, with that
+    name; a folder or file like no dataset under crm_accounts; each once."""
+    with_account(extracts)
+    write_delivery(extracts, "support_tickets", D1, rows_of("support_tickets"))
+    misspelled = extracts / "Support_Ticket"
+    (misspelled / D1.isoformat()).mkdir(parents=True)
+    (misspelled / D1.isoformat() / "t.csv").write_text("ticket_id\nT8\nT9\n")
+    (extracts / "notes.txt").write_text("exported by hand\n")
+    (extracts / ".hidden").write_text("skipped\n")
+    reports = load_all(connection, extracts, D1)
+    load_all(connection, extracts, D1)  # said once
+    files = table(
+        connection,
+        "SELECT dataset, message, line_count FROM quarantine.rejected_files ORDER BY 1",
+    )
+    assert files.rows() == [
+        (
+            "crm_accounts",
+            f"{extracts / 'notes.txt'}: not in a dataset folder "
+            f"(the datasets: {', '.join(DATASETS)}); not read",
+            1,
+        ),
+        (
+            "support_tickets",
+            f"{misspelled}: not a dataset folder (did you mean support_tickets/?); not read",
+            2,  # the CSV's data lines
+        ),
+    ]
+    assert reports["support_tickets"].not_read == [files["message"][1]]
+    assert table(connection, "SELECT count(*) AS n FROM raw.support_tickets")["n"][0] == 1
+
+
 def deliver_ticket_open_then_solved(extracts):
     """Ticket T1, open in the D1 folder and solved in the D2 folder."""
     with_account(extracts)
