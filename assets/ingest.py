@@ -393,7 +393,65 @@ def run_checks(
                 ),
             },
         ),
-    ]
+    ] + (
+        [snapshot_drop_check(connection, dataset, run_id, settings)]
+        if dataset.kind == "snapshot"
+        else []
+    )
+
+
+def snapshot_drop_check(
+    connection: duckdb.DuckDBPyConnection, dataset: Dataset, run_id: str, settings: PipelineSettings
+) -> CheckOutcome:
+    """The blocking check that a snapshot loaded in this run did not lose more than
+    `max_snapshot_drop` of the rows of the delivery loaded before it: a CRM export cut
+    short, or a header alone, would otherwise publish a book without its accounts.
+    Rows are the data lines delivered (a rejected file's count too: the reject ratio
+    says what is wrong with it). Applies when the delivery before held
+    `min_rows_for_reject_ratio` rows or more."""
+    drops = connection.sql(
+        """
+        WITH delivered AS (
+            SELECT delivery_date, run_id, rows_read + rejected_file_lines AS rows,
+                   lag(delivery_date) OVER by_date AS date_before,
+                   lag(rows_read + rejected_file_lines) OVER by_date AS rows_before
+            FROM meta.deliveries
+            WHERE dataset = $dataset
+            WINDOW by_date AS (ORDER BY delivery_date)
+        )
+        SELECT delivery_date, rows, date_before, rows_before,
+               round(1 - rows / rows_before, 6) AS drop
+        FROM delivered
+        WHERE run_id = $run_id AND rows_before >= $min_rows
+        ORDER BY drop DESC, delivery_date""",
+        params={
+            "dataset": dataset.name,
+            "run_id": run_id,
+            "min_rows": settings.min_rows_for_reject_ratio,
+        },
+    ).pl()
+    worst = drops.row(0, named=True) if drops.height else None
+    return CheckOutcome(
+        "snapshot_drop",
+        worst is None or worst["drop"] <= settings.max_snapshot_drop,
+        f"a snapshot has at least {1 - settings.max_snapshot_drop:.0%} of the rows of the "
+        f"delivery before it (from {settings.min_rows_for_reject_ratio} rows before)",
+        {
+            "snapshot_drop": worst["drop"] if worst else 0.0,
+            "max_snapshot_drop": settings.max_snapshot_drop,
+            "deliveries": MetadataValue.md(markdown_table(drops)),
+            **(
+                {
+                    "delivery": str(worst["delivery_date"]),
+                    "rows": worst["rows"],
+                    "delivery_before": str(worst["date_before"]),
+                    "rows_before": worst["rows_before"],
+                }
+                if worst
+                else {}
+            ),
+        },
+    )
 
 
 def reject_ratio_check(
@@ -496,13 +554,20 @@ def markdown_table(frame: pl.DataFrame) -> str:
 
 # --- Dagster assets ----------------------------------------------------------------------
 
-CHECK_NAMES = ("rows_balance", "key_unique", "reject_ratio")
+BLOCKING_CHECKS = {"reject_ratio", "snapshot_drop"}
+
+
+def check_names(dataset: Dataset) -> list[str]:
+    """The checks of run_checks, in its order: snapshot_drop for a snapshot only."""
+    names = ["rows_balance", "key_unique", "reject_ratio"]
+    return names + ["snapshot_drop"] if dataset.kind == "snapshot" else names
 
 
 def build_ingest_asset(dataset: Dataset, partitions_def: PartitionsDefinition):
     key = AssetKey(["raw", dataset.name])
     check_specs = [
-        AssetCheckSpec(name, asset=key, blocking=(name == "reject_ratio")) for name in CHECK_NAMES
+        AssetCheckSpec(name, asset=key, blocking=name in BLOCKING_CHECKS)
+        for name in check_names(dataset)
     ]
 
     @asset(

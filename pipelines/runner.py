@@ -105,7 +105,7 @@ def _problems(result) -> list[str]:
 
 def _failed_check(evaluation) -> str:
     """A failed check in one line: for the reject ratio, the share, the commonest reason
-    and where the rows are."""
+    and where the rows are; for a snapshot's drop, the deliveries and their rows."""
     key = "/".join(evaluation.asset_key.path)
     metadata = {name: value.value for name, value in evaluation.metadata.items()}
     line = f"check {evaluation.check_name} failed on {key}"
@@ -117,6 +117,13 @@ def _failed_check(evaluation) -> str:
         if metadata.get("top_reason"):
             line += f"; most often {metadata['top_reason']}"
         line += "; every row with its reasons is in quarantine.rejected_rows of the work DB"
+    elif "snapshot_drop" in metadata:
+        line += (
+            f": the {metadata['delivery']} delivery has {metadata['rows']:,} rows, "
+            f"{metadata['snapshot_drop']:.0%} fewer than the {metadata['rows_before']:,} of "
+            f"{metadata['delivery_before']}; limit max_snapshot_drop "
+            f"{metadata['max_snapshot_drop']}"
+        )
     elif "failing_rows" in metadata:
         line += f": {metadata['failing_rows']} failing rows"
     return line

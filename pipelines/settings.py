@@ -79,6 +79,7 @@ class PipelineSettings(BaseModel):
 
     max_reject_ratio: float = Field(0.05, ge=0, le=1)
     min_rows_for_reject_ratio: int = Field(20, ge=0)
+    max_snapshot_drop: float = Field(0.5, ge=0, le=1)
     ready_datasets: list[str] = ["crm_accounts"]
     plan_tiers: list[str] = Field(default_factory=lambda: ["starter", "professional", "enterprise"])
     partitions_start: dt.date = dt.date(2026, 1, 1)

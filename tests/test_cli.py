@@ -111,6 +111,30 @@ def test_rows_of_unknown_accounts_count_in_the_reject_ratio(tmp_path, capsys):
     assert warehouse.read_bytes() == before
 
 
+def test_a_crm_export_of_a_header_alone_is_not_published(tmp_path, capsys):
+    """30 accounts, then a crm_accounts file with its header only: every account would
+    leave the book; the snapshot_drop check blocks the publish and says why."""
+    extracts, warehouse = tmp_path / "extracts", tmp_path / "w.duckdb"
+    write_delivery(extracts, "crm_accounts", D1, rows_of("crm_accounts", 30))
+    assert run(extracts, warehouse, "--as-of", D1.isoformat()) == 0
+    before = warehouse.read_bytes()
+    folder = extracts / "crm_accounts" / D2.isoformat()
+    folder.mkdir()
+    (folder / "accounts.csv").write_text(",".join(rows_of("crm_accounts")[0]) + "\n")
+    assert run(extracts, warehouse, "--as-of", D2.isoformat()) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"check snapshot_drop failed on raw/crm_accounts: the {D2} delivery has 0 rows, "
+        f"100% fewer than the 30 of {D1}; limit max_snapshot_drop 0.5"
+    ) in err
+    assert "Traceback" not in err
+    assert warehouse.read_bytes() == before
+    # The date run again as it is: its delivery is loaded already, so it is published.
+    assert run(extracts, warehouse, "--as-of", D2.isoformat()) == 0
+    success = f"SELECT count(*) FROM meta.runs WHERE as_of_date = '{D2}' AND status = 'success'"
+    assert published(warehouse, success) == [(1,)]
+
+
 def test_bad_input_is_one_clear_line(tmp_path, capsys):
     extracts = book(tmp_path / "extracts")
     not_a_folder = tmp_path / "file"

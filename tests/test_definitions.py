@@ -39,9 +39,9 @@ def test_definitions_load_with_every_layer():
     assert defs.resolve_job_def(NIGHTLY_JOB) is not None
 
 
-def test_each_dataset_has_its_three_checks_and_the_ratio_blocks():
+def test_each_dataset_has_its_checks_and_the_ratio_and_the_snapshot_drop_block():
     """The ratio is checked on raw (rows rejected as read) and again on core (with the
-    account and currency rejections of the date)."""
+    account and currency rejections of the date); a snapshot's drop on raw."""
     graph = defs.get_repository_def().asset_graph
     checks = {
         ("/".join(key.asset_key.path), key.name): graph.get_check_spec(key)
@@ -53,6 +53,9 @@ def test_each_dataset_has_its_three_checks_and_the_ratio_blocks():
         assert checks[(raw, "reject_ratio")].blocking
         assert not checks[(raw, "rows_balance")].blocking
         assert checks[(core, "reject_ratio")].blocking
+        snapshot = DATASETS[name].kind == "snapshot"
+        assert ((raw, "snapshot_drop") in checks) == snapshot
+        assert not snapshot or checks[(raw, "snapshot_drop")].blocking
 
 
 def test_scores_and_retention_are_checked_before_publishing():

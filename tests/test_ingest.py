@@ -528,6 +528,50 @@ def test_what_the_extracts_folder_holds_besides_the_datasets_is_said(extracts, c
     assert table(connection, "SELECT count(*) AS n FROM raw.support_tickets")["n"][0] == 1
 
 
+def header_only(extracts, dataset: str, day) -> None:
+    folder = extracts / dataset / day.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "part.csv").write_text(",".join(rows_of(dataset)[0]) + "\n")
+
+
+def snapshot_drop(connection, run_id: str, dataset: str = "crm_accounts"):
+    outcomes = run_checks(connection, DATASETS[dataset], run_id, SETTINGS)
+    return {outcome.name: outcome for outcome in outcomes}.get("snapshot_drop")
+
+
+def test_a_snapshot_that_lost_more_than_half_its_rows_fails_its_blocking_check(
+    extracts, connection
+):
+    """40 accounts, then 20 (half gone: at max_snapshot_drop 0.5, passes), then a
+    header alone (all 20 gone: fails, naming both deliveries)."""
+    write_delivery(extracts, "crm_accounts", D1, rows_of("crm_accounts", 40))
+    load_all(connection, extracts, D1, "run-1")
+    write_delivery(extracts, "crm_accounts", D2, rows_of("crm_accounts", 20))
+    load_all(connection, extracts, D2, "run-2")
+    header_only(extracts, "crm_accounts", D3)
+    load_all(connection, extracts, D3, "run-3")
+    first, half, empty = (snapshot_drop(connection, run) for run in ("run-1", "run-2", "run-3"))
+    assert first.passed and first.metadata["snapshot_drop"] == 0.0  # nothing before it
+    assert half.passed and half.metadata["snapshot_drop"] == 0.5
+    assert not empty.passed
+    assert {key: empty.metadata[key] for key in ("delivery", "rows", "delivery_before")} == {
+        "delivery": str(D3),
+        "rows": 0,
+        "delivery_before": str(D2),
+    }
+    assert empty.metadata["rows_before"] == 20 and empty.metadata["snapshot_drop"] == 1.0
+    # An incremental dataset's next delivery holds only what changed: no such check.
+    assert snapshot_drop(connection, "run-3", "support_tickets") is None
+
+
+def test_a_snapshot_drop_counts_only_from_min_rows_before(extracts, connection):
+    write_delivery(extracts, "crm_accounts", D1, rows_of("crm_accounts", 19))
+    load_all(connection, extracts, D1, "run-1")
+    header_only(extracts, "crm_accounts", D2)
+    load_all(connection, extracts, D2, "run-2")
+    assert snapshot_drop(connection, "run-2").passed
+
+
 def deliver_ticket_open_then_solved(extracts):
     """Ticket T1, open in the D1 folder and solved in the D2 folder."""
     with_account(extracts)

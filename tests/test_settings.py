@@ -31,6 +31,7 @@ def test_the_shipped_settings_load():
             "min_rows_for_reject_ratio",
             "greater than or equal to 0",
         ),
+        ("max_snapshot_drop: -0.5", "max_snapshot_drop", "greater than or equal to 0"),
         ("ready_datasets: [crm_accounts, tickets]", "ready_datasets", "unknown dataset"),
         ("plan_tiers: [gold, gold]", "plan_tiers", "distinct"),
         ("schedule_hour: 25", "schedule_hour", "less than or equal to 23"),
