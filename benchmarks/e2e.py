@@ -291,11 +291,7 @@ class Warehouse:
                 shutil.rmtree(path)
             else:
                 path.unlink()
-        for path in self.kept.iterdir():
-            if path.is_dir():
-                shutil.copytree(path, self.folder / path.name)
-            else:
-                shutil.copy2(path, self.folder / path.name)
+        shutil.copytree(self.kept, self.folder, dirs_exist_ok=True)
         os.sync()
 
     def env(self) -> dict:
